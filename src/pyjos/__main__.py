@@ -1,0 +1,7 @@
+"""python -m pyjos"""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,157 @@
+"""The ``pyjos`` command line: run, list, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .build import BuildError, list_programs
+from .elf import ElfError
+from .env import LoadError
+from .machine import UNICORN_VERSION, MachineError
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # unknown program, build error, bad ELF, bad setting
+EXIT_PANIC = 3  # kernel panic (a kernel bug)
+EXIT_LIMIT = 4  # --max-insns reached
+
+
+def _mib(text: str) -> int:
+    value = int(text)
+    if value < 4 or value > 3072:
+        raise argparse.ArgumentTypeError("memory must be 4 to 3072 MiB")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _nonnegative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be zero or a positive integer")
+    return value
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pyjos",
+        description="A JOS-compatible exokernel in Python running real i386 user programs.")
+    p.add_argument("--version", action="version",
+                   version=f"pyjos {__version__} (unicorn {UNICORN_VERSION})")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="boot the machine and run programs",
+                         description="Run bundled programs (see `pyjos list`) or your own .c "
+                                     "files, one env each; arguments after -- reach umain.")
+    run.add_argument("programs", nargs="+", metavar="PROGRAM",
+                     help="bundled program name or path to a .c file")
+    run.add_argument("--mem", type=_mib, default=128, metavar="MIB",
+                     help="physical memory in MiB (default 128)")
+    run.add_argument("--quantum", type=_positive, default=50_000, metavar="N",
+                     help="instructions per time slice before preemption (default 50000)")
+    run.add_argument("--max-insns", type=_nonnegative, default=0, metavar="N",
+                     help="stop with an error after about N instructions (whole slices; 0 = no limit)")
+    run.add_argument("--stats", action="store_true", help="print event counters after the run")
+    run.add_argument("--stats-json", type=Path, metavar="FILE",
+                     help="write event counters (global and per env) as JSON")
+    run.add_argument("-q", "--quiet", action="store_true",
+                     help="do not echo the configuration line first")
+
+    sub.add_parser("list", help="list the bundled programs")
+
+    bench = sub.add_parser("bench", help="measure the kernel",
+                           description="Benchmarks; figures are wall-clock on this machine.")
+    bench.add_argument("what", choices=["syscall"], help="which benchmark")
+    bench.add_argument("--json", action="store_true", help="print results as JSON")
+    bench.add_argument("--iterations", type=_positive, default=200_000, metavar="N",
+                       help="calls per measurement (default 200000)")
+    bench.add_argument("--repeat", type=_positive, default=3, metavar="R",
+                       help="measurements; the minimum is reported (default 3)")
+    return p
+
+
+def split_args(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Split at the first `--`: pyjos's own arguments, then the program's."""
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1:]
+    return argv, []
+
+
+def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
+    from .kernel import Kernel, KernelConfig
+    from .monitor import TerminalLines
+
+    config = KernelConfig(mem=ns.mem * 1024 * 1024, quantum=ns.quantum,
+                          max_insns=ns.max_insns,
+                          monitor_input=TerminalLines() if sys.stdin.isatty() else None)
+    if not ns.quiet:
+        print(f"# pyjos {__version__} unicorn {UNICORN_VERSION}: mem {ns.mem} MiB, "
+              f"quantum {ns.quantum}, max-insns {ns.max_insns or 'none'}, "
+              f"programs {' '.join(ns.programs)}, args {prog_args}", flush=True)
+    kernel = Kernel(config)
+    for program in ns.programs:
+        kernel.create_env(program, prog_args)
+    result = kernel.run()
+    if ns.stats:
+        print(format_stats(kernel.stats.total))
+    if ns.stats_json:
+        ns.stats_json.write_text(json.dumps(kernel.stats.as_dict(), indent=2) + "\n")
+    if result.reason == "panic":
+        print(f"pyjos: kernel panic: {result.message}", file=sys.stderr)
+        return EXIT_PANIC
+    if result.reason == "max-insns":
+        print(f"pyjos: {result.message}", file=sys.stderr)
+        return EXIT_LIMIT
+    return EXIT_OK
+
+
+def format_stats(total: dict[str, int]) -> str:
+    """The counters as an aligned two-column table."""
+    width = max((len(k) for k in total), default=10)
+    return "\n".join(["--- stats ---"] + [f"{k:<{width}}  {v:>12,d}" for k, v in sorted(total.items())])
+
+
+def cmd_list() -> int:
+    progs = list_programs()
+    width = max(len(n) for n, _ in progs)
+    for name, desc in progs:
+        print(f"{name:<{width}}  {desc}")
+    return EXIT_OK
+
+
+def cmd_bench(ns: argparse.Namespace) -> int:
+    from .bench import bench_syscall
+
+    result = bench_syscall(ns.iterations, ns.repeat)
+    if ns.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key:24s} {value}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    own, prog_args = split_args(sys.argv[1:] if argv is None else argv)
+    ns = make_parser().parse_args(own)
+    try:
+        if ns.command == "run":
+            return cmd_run(ns, prog_args)
+        if ns.command == "list":
+            return cmd_list()
+        return cmd_bench(ns)
+    except (BuildError, ElfError, LoadError, MachineError) as exc:
+        print(f"pyjos: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("pyjos: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,284 @@
+"""The kernel: boot, the run loop, context switches, the console.
+
+Everything runs inline in the CPU's trap hook: a system call, a page fault or
+a yield is handled while Unicorn is paused inside ``emu_start``, and a context
+switch is a write of the next env's registers and CR3.  ``emu_start`` returns
+only when the instruction budget of a time slice runs out (the timer
+interrupt, deterministic because it counts instructions) or when the kernel
+stops the CPU (no env left, monitor, kernel panic).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from . import sched, syscall, trap
+from .abi import (
+    ENV_TYPE_USER, GD_UD, KERNBASE, PGSIZE, PTE_P, PTE_U, UENVS, EnvStatus,
+)
+from .build import build_program
+from .elf import ElfError, parse_elf, symbols
+from .env import EnvTable, LoadError
+from .machine import FRAME_REGS, Machine
+from .pmap import Pmap
+from .stats import Stats
+
+DEFAULT_MEM = 128 * 1024 * 1024
+DEFAULT_QUANTUM = 50_000
+# A user-readable page just past envs[] holding `int $0x30`: the run loop
+# resumes an env there when its ds/es must be reloaded, which Unicorn only
+# allows inside a trap hook (see resume()).
+TRAMPOLINE_VA = UENVS + 0x20000
+TRAMPOLINE_CODE = b"\xcd\x30"
+
+
+class KernelPanic(Exception):
+    """The kernel found its own state broken; the run stops."""
+
+
+@dataclass
+class KernelConfig:
+    """Settings of one machine; every run echoes them."""
+
+    mem: int = DEFAULT_MEM
+    quantum: int = DEFAULT_QUANTUM
+    max_insns: int = 0  # 0 = no limit; counted in whole time slices
+    monitor_input: Iterable[str] | None = None  # lines for the monitor; None = no monitor
+
+
+@dataclass
+class RunResult:
+    """How a run ended."""
+
+    reason: str  # "idle" (no env left), "monitor", "max-insns", "panic"
+    message: str = ""
+    slices: int = 0
+
+
+@dataclass
+class Program:
+    """A loaded program: its name, ELF bytes and symbols (for backtraces)."""
+
+    name: str
+    elf: bytes
+    symbols: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+class Kernel:
+    """One booted pyjos machine."""
+
+    def __init__(self, config: KernelConfig | None = None,
+                 out: Callable[[str], None] | None = None,
+                 cin: Callable[[], int] | None = None) -> None:
+        self.config = config or KernelConfig()
+        self._out = out or _stdout_write
+        self._cin = cin or _stdin_getc
+        self.stats = Stats()
+        self.machine = Machine(self.config.mem)
+        self.machine.calibrate()
+        self.pmap = Pmap(self.machine, self.stats)
+        self.envtab = EnvTable(self.pmap, self.cprintf)
+        self.envs = self.envtab.envs
+        self.programs: dict[int, Program] = {}  # env index -> program it runs
+        self.resched = False
+        self.stop_reason: str | None = None
+        self.stop_message = ""
+        self._resume_pending: int | None = None
+        self._map_trampoline()
+        self.machine.set_cr3(self.pmap.kern_pgdir)
+        self.machine.on_trap = self.on_trap
+        self.baseline_free = self.pmap.nfree
+
+    def _map_trampoline(self) -> None:
+        ppn = self.pmap.page_alloc()
+        self.pmap.pages[ppn].pp_ref += 1
+        self.pmap.mem.write(ppn * PGSIZE, TRAMPOLINE_CODE)
+        pt = self.pmap.pgdir_walk(self.pmap.kern_pgdir, TRAMPOLINE_VA, create=False)
+        self.pmap.mem.write32(pt, (ppn * PGSIZE) | PTE_P | PTE_U)
+        self.baseline_free = self.pmap.nfree
+
+    # --- console -------------------------------------------------------------------
+    def cprintf(self, text: str) -> None:
+        """Kernel console output."""
+        self._out(text)
+
+    def cgetc(self) -> int:
+        """A console character, or 0 if none is waiting."""
+        return self._cin()
+
+    # --- envs --------------------------------------------------------------------
+    def create_env(self, program: str, args: list[str] | None = None,
+                   parent_id: int = 0) -> int:
+        """Build (if needed) and load a program into a new env; return its id.
+
+        Raises BuildError, ElfError or LoadError with a clear message.
+        """
+        path = build_program(program)
+        return self.create_env_from_elf(path.stem, path.read_bytes(), args, parent_id)
+
+    def create_env_from_elf(self, name: str, data: bytes, args: list[str] | None = None,
+                            parent_id: int = 0) -> int:
+        """Load ELF bytes into a new env with argv = [name, *args]; return its id."""
+        image = parse_elf(data)
+        r, idx = self.envtab.env_alloc(parent_id)
+        if r < 0:
+            raise LoadError(f"cannot create an env for {name}: error {r}")
+        try:
+            self.envtab.load_icode(idx, image, [name, *(args or [])])
+        except LoadError:
+            self.envtab.env_free(idx)
+            raise
+        self.envs[idx].env_type = ENV_TYPE_USER
+        self.programs[idx] = Program(name, data, symbols(data))
+        return self.envs[idx].env_id
+
+    # --- registers of the running env ----------------------------------------------
+    def save_frame(self, idx: int) -> None:
+        """Copy the CPU registers of the running env into its env_tf."""
+        edi, esi, ebp, ebx, edx, ecx, eax, eip, eflags, esp = self.machine.read_frame()
+        tf = self.envs[idx].env_tf
+        r = tf.tf_regs
+        r.reg_edi, r.reg_esi, r.reg_ebp, r.reg_ebx = edi, esi, ebp, ebx
+        r.reg_edx, r.reg_ecx, r.reg_eax = edx, ecx, eax
+        tf.tf_eip, tf.tf_eflags, tf.tf_esp = eip, eflags, esp
+        es, ds, _cs, _ss = self.machine.segments()
+        tf.tf_es, tf.tf_ds = es, ds
+
+    def load_frame(self, idx: int) -> None:
+        """Load env idx's env_tf into the CPU registers (not segments)."""
+        tf = self.envs[idx].env_tf
+        r = tf.tf_regs
+        self.machine.write_frame((r.reg_edi, r.reg_esi, r.reg_ebp, r.reg_ebx, r.reg_edx,
+                                  r.reg_ecx, r.reg_eax, tf.tf_eip, tf.tf_eflags, tf.tf_esp))
+
+    def env_run(self, idx: int, in_hook: bool) -> None:
+        """Make env idx the running env and load its state into the CPU."""
+        envs = self.envs
+        cur = self.envtab.curenv
+        if cur is not None and cur != idx and envs[cur].env_status == EnvStatus.ENV_RUNNING:
+            self.envtab.set_status(cur, EnvStatus.ENV_RUNNABLE)
+        if cur != idx:
+            self.stats.bump("env_switches")
+        self.envtab.curenv = idx
+        e = envs[idx]
+        self.envtab.set_status(idx, EnvStatus.ENV_RUNNING)
+        e.env_runs += 1
+        self.stats.owner = e.env_id
+        self.pmap.switch_pgdir(self.envtab.pgdir(idx))
+        self.load_frame(idx)
+        tf = e.env_tf
+        es, ds, _cs, _ss = self.machine.segments()
+        if (tf.tf_es, tf.tf_ds) != (es, ds):
+            if in_hook:
+                self.machine.set_data_segments(tf.tf_es, tf.tf_ds)
+            else:
+                self._resume_pending = idx
+                self.machine.set_eip(TRAMPOLINE_VA)
+
+    def schedule(self) -> None:
+        """Switch to the next runnable env, or stop the CPU if there is none."""
+        self.resched = False
+        cur = self.envtab.curenv  # None if the env just destroyed itself
+        if cur is not None:
+            self.save_frame(cur)
+        nxt = sched.sched_pick(self)
+        if nxt is None:
+            self.envtab.curenv = None
+            self.halt("idle")
+            return
+        if nxt != cur:
+            self.env_run(nxt, in_hook=True)
+        else:
+            self.envs[cur].env_runs += 1
+
+    def halt(self, reason: str, message: str = "") -> None:
+        """Stop the CPU; the run loop ends with this reason."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self.stop_message = message
+        self.machine.stop()
+
+    # --- traps ---------------------------------------------------------------------
+    def on_trap(self, trapno: int, err: int, is_int: bool) -> None:
+        """Every trap from ring 3 arrives here, inline in the CPU hook."""
+        if self._resume_pending is not None and trapno == 48 \
+                and self.machine.eip() == TRAMPOLINE_VA + len(TRAMPOLINE_CODE):
+            idx, self._resume_pending = self._resume_pending, None
+            tf = self.envs[idx].env_tf
+            self.machine.set_data_segments(tf.tf_es, tf.tf_ds)
+            self.load_frame(idx)
+            return
+        try:
+            trap.trap_dispatch(self, trapno, err, is_int)
+            if self.resched and self.stop_reason is None:
+                self.schedule()
+            self.pmap.flush_tlb_if_stale()
+        except Exception as exc:  # a Python exception in the kernel is a kernel bug
+            self.panic(f"kernel bug in trap {trapno}: {type(exc).__name__}: {exc}", exc)
+
+    def panic(self, message: str, exc: BaseException | None = None) -> None:
+        """Kernel panic: print it and stop the machine."""
+        self.cprintf(f"kernel panic: {message}\n")
+        self.panic_exc = exc
+        self.halt("panic", message)
+
+    # --- the run loop ----------------------------------------------------------------
+    def run(self) -> RunResult:
+        """Run until no env is left, the monitor quits, or a limit is hit."""
+        slices = 0
+        quantum = self.config.quantum
+        max_slices = -(-self.config.max_insns // quantum) if self.config.max_insns else 0
+        self.stop_reason = None
+        while True:
+            idx = sched.sched_pick(self)
+            if idx is None:
+                self.halt("idle")
+                break
+            self.env_run(idx, in_hook=False)
+            self.pmap.flush_tlb_if_stale()
+            try:
+                self.machine.run(self.machine.eip(), quantum)
+            except Exception as exc:  # Unicorn refused to go on: the kernel's fault
+                self.panic(f"CPU stopped: {exc}", exc)
+            if self.stop_reason is not None:
+                break
+            slices += 1
+            self.stats.bump("traps.timer")
+            cur = self.envtab.curenv
+            if cur is not None and self.envs[cur].env_status == EnvStatus.ENV_RUNNING:
+                if self._resume_pending is None:
+                    self.save_frame(cur)
+                self._resume_pending = None
+                self.envtab.set_status(cur, EnvStatus.ENV_RUNNABLE)
+            if max_slices and slices >= max_slices:
+                self.halt("max-insns", f"stopped after {slices * quantum} instructions (--max-insns)")
+                break
+        if self.stop_reason == "idle":
+            self.cprintf("No runnable environments in the system!\n")
+        return RunResult(self.stop_reason or "idle", self.stop_message, slices)
+
+
+def _stdout_write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _stdin_getc() -> int:
+    """A byte from stdin if one is waiting, else 0 (JOS's sys_cgetc never blocks)."""
+    try:
+        fd = sys.stdin.fileno()
+        ready, _, _ = select.select([fd], [], [], 0)
+        if not ready:
+            return 0
+        data = os.read(fd, 1)
+    except (OSError, ValueError):
+        return 0
+    return data[0] if data else 0
+
+
+__all__ = ["Kernel", "KernelConfig", "KernelPanic", "RunResult", "ElfError", "LoadError",
+           "FRAME_REGS", "GD_UD", "KERNBASE"]

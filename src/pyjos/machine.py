@@ -1,0 +1,374 @@
+"""The machine: one i386 CPU (Unicorn) over a physical-memory buffer.
+
+This layer knows x86, not JOS.  It owns
+
+* physical memory: an anonymous mmap mapped into Unicorn with ``mem_map_ptr``
+  at physical address 0, read and written by the kernel without any Unicorn
+  call (``struct`` / ctypes views on the same bytes);
+* the GDT and a supervisor stub that enters ring 3 with ``iret`` once;
+* one ``UC_HOOK_INTR`` hook through which every trap reaches the kernel inline,
+  plus ``UC_HOOK_INSN_INVALID`` for ``ud2`` (Unicorn reports it nowhere else);
+* fast register access through raw ctypes batches;
+* the two Unicorn workarounds of ARCHITECTURE.md: reading the #PF/#GP error
+  code out of the saved context (offset self-calibrated at boot) and clearing
+  QEMU's ``old_exception`` after a hooked fault.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import struct
+from collections.abc import Callable
+
+import unicorn
+from unicorn import Uc, UcError, unicorn_const as ucc, x86_const as x86
+from unicorn.unicorn_py3.unicorn import uclib
+
+from .abi import GD_KD, GD_KT, GD_UD, GD_UT, KERNBASE, PGSIZE
+
+UNICORN_VERSION = unicorn.__version__
+PINNED_UNICORN = "2.1.4"
+
+CR0_PE = 0x00000001
+CR0_WP = 0x00010000
+CR0_PG = 0x80000000
+
+# Offsets measured from the END of the saved context blob (unicorn 2.0-2.1.x;
+# see ARCHITECTURE.md).  calibrate() checks them against probe faults.
+CTX_ERROR_CODE_FROM_END = 184
+CTX_EXCEPTION_IS_INT_FROM_END = 180
+CTX_OLD_EXCEPTION_FROM_END = 72
+
+# Trap numbers that leave QEMU's old_exception set (page fault and the
+# "contributory" exceptions), which turns the next fault into a double fault.
+_SETS_OLD_EXCEPTION = frozenset({0, 10, 11, 12, 13, 14})
+
+# Physical page 0 holds the GDT (at 0), the ring-3 entry stub (at STUB_OFF)
+# and the stub's iret frame (at the top of the page).  Page 0 is never given
+# to the page allocator.
+GDT_OFF = 0x000
+STUB_OFF = 0x100
+BOOT_PAGE = 0
+_T_ILLOP = 6
+_T_SYSCALL = 48
+
+
+# Calibration probes, at user va 0x800000 with 0x801000 mapped read-only and
+# 0x802000 not mapped: each faulting instruction is 5 bytes long.
+_PROBE_CODE = (
+    b"\xa3" + struct.pack("<I", 0x00801000)  # write read-only page: err 7
+    + b"\xa1" + struct.pack("<I", 0x00802000)  # read not-present: err 4
+    + b"\xa3" + struct.pack("<I", 0x00802000)  # write not-present: err 6
+    + b"\xa1" + struct.pack("<I", KERNBASE)  # read supervisor page: err 5
+    + b"\xcd\x0e"  # int $14 from user: is_int set
+    + b"\xcd\x30"  # int $0x30: done
+)
+_PROBE_EXPECT = [
+    (14, 7, False, 0x00801000),
+    (14, 4, False, 0x00802000),
+    (14, 6, False, 0x00802000),
+    (14, 5, False, KERNBASE),
+    (14, 0, True, KERNBASE),  # cr2 unchanged; no error code
+]
+
+
+def _seg_desc(dpl: int, code: bool) -> int:
+    """A flat 4 GiB 32-bit segment descriptor."""
+    access = 0x80 | (dpl << 5) | 0x10 | (0x0A if code else 0x02)
+    return 0x0000FFFF | (access << 40) | (0xCF << 48)
+
+
+# GDT as JOS lays it out: null, kernel code/data, user code/data, and a null
+# slot where JOS keeps its TSS (so loading selector 0x28 is a #GP(0x28)).
+GDT = [0, _seg_desc(0, True), _seg_desc(0, False), _seg_desc(3, True), _seg_desc(3, False), 0]
+GDT_LIMIT = len(GDT) * 8 - 1
+
+# mov $GD_UD|3,%ax; mov %ax,%ds; mov %ax,%es; mov %ax,%fs; mov %ax,%gs; iret
+STUB_CODE = (
+    b"\x66\xb8" + struct.pack("<H", GD_UD | 3) + b"\x8e\xd8\x8e\xc0\x8e\xe0\x8e\xe8" + b"\xcf"
+)
+
+# Registers saved and restored on a context switch (the JOS Trapframe subset
+# that can change in ring 3).
+FRAME_REGS = (
+    x86.UC_X86_REG_EDI,
+    x86.UC_X86_REG_ESI,
+    x86.UC_X86_REG_EBP,
+    x86.UC_X86_REG_EBX,
+    x86.UC_X86_REG_EDX,
+    x86.UC_X86_REG_ECX,
+    x86.UC_X86_REG_EAX,
+    x86.UC_X86_REG_EIP,
+    x86.UC_X86_REG_EFLAGS,
+    x86.UC_X86_REG_ESP,
+)
+# System-call argument registers, in JOS order: eax, edx, ecx, ebx, edi, esi.
+SYSCALL_REGS = (
+    x86.UC_X86_REG_EAX,
+    x86.UC_X86_REG_EDX,
+    x86.UC_X86_REG_ECX,
+    x86.UC_X86_REG_EBX,
+    x86.UC_X86_REG_EDI,
+    x86.UC_X86_REG_ESI,
+)
+
+
+class MachineError(Exception):
+    """The emulated machine cannot be set up (bad Unicorn, failed calibration)."""
+
+
+class _RegBatch:
+    """Preallocated buffers for one raw ``uc_reg_{read,write}_batch`` call."""
+
+    def __init__(self, uch: ctypes.c_void_p, regs: tuple[int, ...]) -> None:
+        n = len(regs)
+        self._uch = uch
+        self._n = n
+        self._ids = (ctypes.c_int * n)(*regs)
+        self._vals = (ctypes.c_uint64 * n)()
+        base = ctypes.addressof(self._vals)
+        self._ptrs = (ctypes.c_void_p * n)(*(base + 8 * i for i in range(n)))
+
+    def read(self) -> list[int]:
+        """Read the registers; 32-bit values."""
+        vals = self._vals
+        for i in range(self._n):
+            vals[i] = 0
+        if uclib.uc_reg_read_batch(self._uch, self._ids, self._ptrs, self._n):
+            raise MachineError("uc_reg_read_batch failed")
+        return [v & 0xFFFFFFFF for v in vals]
+
+    def write(self, values: list[int] | tuple[int, ...]) -> None:
+        """Write the registers from values, in the batch's order."""
+        self._vals[:] = values
+        if uclib.uc_reg_write_batch(self._uch, self._ids, self._ptrs, self._n):
+            raise MachineError("uc_reg_write_batch failed")
+
+
+class PhysMem:
+    """Guest physical memory: one zero-filled host buffer."""
+
+    def __init__(self, size: int) -> None:
+        if size % PGSIZE or size < 4 * 1024 * 1024:
+            raise MachineError(f"memory size {size:#x} must be a page multiple of at least 4 MiB")
+        self.size = size
+        self.buf = mmap.mmap(-1, size)
+        self.view = memoryview(self.buf)
+        self.address = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
+
+    def read32(self, pa: int) -> int:
+        return struct.unpack_from("<I", self.buf, pa)[0]
+
+    def write32(self, pa: int, value: int) -> None:
+        struct.pack_into("<I", self.buf, pa, value & 0xFFFFFFFF)
+
+    def read(self, pa: int, n: int) -> bytes:
+        return self.buf[pa : pa + n]
+
+    def write(self, pa: int, data: bytes) -> None:
+        self.buf[pa : pa + len(data)] = data
+
+    def zero_page(self, pa: int) -> None:
+        self.view[pa : pa + PGSIZE] = bytes(PGSIZE)
+
+    def copy_page(self, dst: int, src: int) -> None:
+        self.view[dst : dst + PGSIZE] = self.view[src : src + PGSIZE]
+
+
+# on_trap(trapno, error_code, raised_by_int_instruction)
+TrapHook = Callable[[int, int, bool], None]
+
+
+class Machine:
+    """One i386 CPU with paging; every trap goes to ``on_trap(trapno)``."""
+
+    def __init__(self, mem_size: int) -> None:
+        if UNICORN_VERSION != PINNED_UNICORN:
+            raise MachineError(
+                f"pyjos needs unicorn=={PINNED_UNICORN} (found {UNICORN_VERSION}): "
+                f"the kernel reads its saved-context layout; pip install unicorn=={PINNED_UNICORN}"
+            )
+        self.mem = PhysMem(mem_size)
+        self.uc = Uc(ucc.UC_ARCH_X86, ucc.UC_MODE_32)
+        self.uc.mem_map_ptr(0, mem_size, ucc.UC_PROT_ALL, self.mem.address)
+        uch = self.uc._uch
+        self._uch = uch
+        self._frame = _RegBatch(uch, FRAME_REGS)
+        self._sysargs = _RegBatch(uch, SYSCALL_REGS)
+        self._one = ctypes.c_uint64()
+        self._ctx = self.uc.context_save()
+        self._ctx_ptr = ctypes.cast(self._ctx.context, ctypes.c_void_p).value
+        self._ctx_size = self._ctx.size
+        self.on_trap: TrapHook = self._unexpected_trap
+        self.instructions_budget_hit = False
+        self._hooks = [
+            self.uc.hook_add(ucc.UC_HOOK_INTR, self._hook_intr),
+            self.uc.hook_add(ucc.UC_HOOK_INSN_INVALID, self._hook_invalid),
+        ]
+        self._write_boot_page()
+
+    # --- boot -----------------------------------------------------------------
+    def _write_boot_page(self) -> None:
+        gdt = b"".join(struct.pack("<Q", d) for d in GDT)
+        self.mem.write(BOOT_PAGE + GDT_OFF, gdt)
+        self.mem.write(BOOT_PAGE + STUB_OFF, STUB_CODE)
+
+    def enable_paging(self, cr3: int) -> None:
+        """Load the GDT and ring-0 segments, set CR3, turn on paging with WP."""
+        uc = self.uc
+        uc.reg_write(x86.UC_X86_REG_GDTR, (0, KERNBASE + BOOT_PAGE + GDT_OFF, GDT_LIMIT, 0))
+        uc.reg_write(x86.UC_X86_REG_CR3, cr3)
+        uc.reg_write(x86.UC_X86_REG_CR0, CR0_PE | CR0_PG | CR0_WP)
+        for reg, sel in ((x86.UC_X86_REG_CS, GD_KT), (x86.UC_X86_REG_SS, GD_KD),
+                         (x86.UC_X86_REG_DS, GD_KD), (x86.UC_X86_REG_ES, GD_KD)):
+            uc.reg_write(reg, sel)
+        # Stop only where the kernel says so: no probing of emu_start's `until`
+        # (it would raise a hidden #PF, see ARCHITECTURE.md).
+        uc.ctl_exits_enabled(True)
+        uc.ctl_set_exits([])
+
+    def enter_user(self, eip: int, esp: int, eflags: int, on_trap: TrapHook, count: int = 0) -> None:
+        """Drop to ring 3 at eip/esp through the iret stub and run until stopped."""
+        frame_pa = BOOT_PAGE + PGSIZE - 20
+        self.mem.write(frame_pa, struct.pack("<5I", eip, GD_UT | 3, eflags, esp, GD_UD | 3))
+        self.uc.reg_write(x86.UC_X86_REG_ESP, KERNBASE + frame_pa)
+        self.on_trap = on_trap
+        self.run(KERNBASE + BOOT_PAGE + STUB_OFF, count)
+
+    # --- running --------------------------------------------------------------
+    def run(self, eip: int, count: int = 0) -> None:
+        """Run from eip until the kernel stops the CPU or `count` insns ran."""
+        self.uc.emu_start(eip, 0, 0, count)
+
+    def stop(self) -> None:
+        """Ask the CPU to stop after the current hook returns."""
+        self.uc.emu_stop()
+
+    def _unexpected_trap(self, trapno: int, err: int, is_int: bool) -> None:
+        raise MachineError(f"trap {trapno} with no kernel attached")
+
+    def _hook_intr(self, uc: Uc, intno: int, _user: object) -> None:
+        if intno == _T_SYSCALL:  # only `int $0x30` raises 48: nothing to fetch
+            self.on_trap(intno, 0, True)
+            return
+        uclib.uc_context_save(self._uch, self._ctx.context)
+        err = self._ctx_field(CTX_ERROR_CODE_FROM_END).value & 0xFFFFFFFF
+        is_int = self._ctx_field(CTX_EXCEPTION_IS_INT_FROM_END).value != 0
+        if intno in _SETS_OLD_EXCEPTION:
+            # unicorn#1883: forget this fault, or the next one is a double fault.
+            self._ctx_field(CTX_OLD_EXCEPTION_FROM_END).value = -1
+            uclib.uc_context_restore(self._uch, self._ctx.context)
+        self.on_trap(intno, err, is_int)
+
+    def _hook_invalid(self, uc: Uc, _user: object) -> bool:
+        self.on_trap(_T_ILLOP, 0, False)
+        return True
+
+
+    # --- calibration ------------------------------------------------------------
+    def calibrate(self) -> None:
+        """Enter ring 3 and check the saved-context offsets with probe faults.
+
+        Uses physical pages 1-5 as a throw-away address space, then zeroes them
+        and drops every cached translation and translated block.  Raises
+        MachineError when the fault details do not come out as x86 defines
+        them (an unexpected Unicorn build): the kernel refuses to start then.
+        """
+        pd, pt_user, pt_kern, code, ro = (p * PGSIZE for p in range(1, 6))
+        mem = self.mem
+        mem.write32(pd + (0x00800000 >> 22) * 4, pt_user | 0x7)
+        mem.write32(pd + (KERNBASE >> 22) * 4, pt_kern | 0x3)
+        mem.write32(pt_kern, BOOT_PAGE | 0x3)  # KERNBASE -> page 0, supervisor
+        mem.write32(pt_user + 0 * 4, code | 0x5)  # 0x800000 code, user read-only
+        mem.write32(pt_user + 1 * 4, ro | 0x5)  # 0x801000 data, user read-only
+        mem.write(code, _PROBE_CODE)
+        self.enable_paging(pd)
+        seen: list[tuple[int, int, bool, int]] = []
+
+        def probe(trapno: int, err: int, is_int: bool) -> None:
+            if trapno == _T_SYSCALL:
+                self.stop()
+                return
+            seen.append((trapno, err, is_int, self.cr2()))
+            if not is_int:
+                self.set_eip(self.eip() + 5)  # every probe load/store is 5 bytes
+            if len(seen) > len(_PROBE_EXPECT):
+                self.stop()
+
+        self.enter_user(0x00800000, 0x00802000, 0x2, probe, count=10_000)
+        for pa in (pd, pt_user, pt_kern, code, ro):
+            mem.zero_page(pa)
+        self.tlb_flush()
+        self.tb_flush()
+        if seen != _PROBE_EXPECT:
+            raise MachineError(
+                "CPU calibration failed: probe faults gave "
+                f"{[(t, hex(e), i, hex(a)) for t, e, i, a in seen]}, expected "
+                f"{[(t, hex(e), i, hex(a)) for t, e, i, a in _PROBE_EXPECT]}; "
+                f"pyjos needs unicorn=={PINNED_UNICORN} exactly"
+            )
+
+    # --- registers -----------------------------------------------------------
+    def read_frame(self) -> list[int]:
+        """edi esi ebp ebx edx ecx eax eip eflags esp."""
+        return self._frame.read()
+
+    def write_frame(self, values: list[int] | tuple[int, ...]) -> None:
+        self._frame.write(values)
+
+    def read_syscall_args(self) -> list[int]:
+        """eax edx ecx ebx edi esi."""
+        return self._sysargs.read()
+
+    def reg_read(self, reg: int) -> int:
+        one = self._one
+        one.value = 0  # segment registers fill only 16 bits
+        uclib.uc_reg_read(self._uch, reg, ctypes.byref(one))
+        return one.value & 0xFFFFFFFF
+
+    def reg_write(self, reg: int, value: int) -> None:
+        self._one.value = value & 0xFFFFFFFF
+        uclib.uc_reg_write(self._uch, reg, ctypes.byref(self._one))
+
+    def set_eax(self, value: int) -> None:
+        self.reg_write(x86.UC_X86_REG_EAX, value)
+
+    def eip(self) -> int:
+        return self.reg_read(x86.UC_X86_REG_EIP)
+
+    def set_eip(self, value: int) -> None:
+        self.reg_write(x86.UC_X86_REG_EIP, value)
+
+    def cr2(self) -> int:
+        return self.reg_read(x86.UC_X86_REG_CR2)
+
+    def set_cr3(self, pa: int) -> None:
+        """Switch address space (flushes the TLB)."""
+        self.reg_write(x86.UC_X86_REG_CR3, pa)
+
+    def segments(self) -> tuple[int, int, int, int]:
+        """es, ds, cs, ss selectors."""
+        return tuple(self.reg_read(r) & 0xFFFF for r in (
+            x86.UC_X86_REG_ES, x86.UC_X86_REG_DS, x86.UC_X86_REG_CS, x86.UC_X86_REG_SS))
+
+    def set_data_segments(self, es: int, ds: int) -> None:
+        """Load es and ds.  Only valid inside a trap hook (else Unicorn crashes)."""
+        self.reg_write(x86.UC_X86_REG_ES, es)
+        self.reg_write(x86.UC_X86_REG_DS, ds)
+
+    # --- the saved-context workarounds ----------------------------------------
+    def _ctx_field(self, from_end: int) -> ctypes.c_int32:
+        return ctypes.c_int32.from_address(self._ctx_ptr + self._ctx_size - from_end)
+
+    # --- caches ---------------------------------------------------------------
+    def tlb_flush(self) -> None:
+        """Drop every cached translation (there is no per-page invalidation)."""
+        self.uc.ctl(ucc.UC_CTL_TLB_FLUSH, ucc.UC_CTL_IO_WRITE)
+
+    def tb_flush(self) -> None:
+        """Drop every translated block (after reusing a frame for new code)."""
+        self.uc.ctl_flush_tb()
+
+
+__all__ = ["Machine", "MachineError", "PhysMem", "UcError", "FRAME_REGS"]

@@ -1,0 +1,255 @@
+"""System calls (JOS's kern/syscall.c): an explicit table of typed handlers.
+
+``int $0x30`` with the number in eax and arguments in edx, ecx, ebx, edi,
+esi; the result goes back in eax.  ``SYSCALLS`` maps each number to its
+handler; the dispatcher reads each handler's arity once, at import.  An
+unknown number returns -E_INVAL.  Handlers return an int and never raise for
+anything a user can do: every error is a negative E_* code, as documented on
+each handler.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .abi import (
+    E_INVAL, E_IPC_NOT_RECV, E_NO_MEM, PGSIZE, PTE_P, PTE_SYSCALL,
+    PTE_U, PTE_W, UTOP, EnvStatus, Sys,
+)
+from . import trap
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+
+# --- lab 3 -------------------------------------------------------------------------
+def sys_cputs(k: Kernel, s: int, length: int) -> int:
+    """Print length bytes at s (up to a NUL).  Destroys the env if s is not
+    readable user memory."""
+    idx = k.envtab.curenv
+    if not trap.user_mem_assert(k, idx, s, length, PTE_U):
+        return 0
+    data = trap.read_user(k, idx, s, length)
+    k.cprintf(data.split(b"\0", 1)[0].decode("latin-1"))
+    return 0
+
+
+def sys_cgetc(k: Kernel) -> int:
+    """A character from the console, or 0 if none is waiting (never blocks)."""
+    return k.cgetc()
+
+
+def sys_getenvid(k: Kernel) -> int:
+    """The current env's id."""
+    return k.envtab.cur_id()
+
+
+def sys_env_destroy(k: Kernel, envid: int) -> int:
+    """Destroy envid (self or a child).  -E_BAD_ENV if it is neither."""
+    r, idx = k.envtab.envid2env(envid, True)
+    if r < 0:
+        return r
+    cur = k.envtab.cur_id()
+    if idx == k.envtab.curenv:
+        k.cprintf(f"[{cur:08x}] exiting gracefully\n")
+    else:
+        k.cprintf(f"[{cur:08x}] destroying {k.envs[idx].env_id:08x}\n")
+    trap.env_destroy(k, idx)
+    return 0
+
+
+def sys_yield(k: Kernel) -> int:
+    """Give up the CPU to the next runnable env."""
+    k.resched = True
+    return 0
+
+
+# --- lab 4: envs and memory ------------------------------------------------------------
+def sys_exofork(k: Kernel) -> int:
+    """A new NOT_RUNNABLE child with the caller's registers (eax = 0) and an
+    empty address space; returns its id.  -E_NO_FREE_ENV, -E_NO_MEM."""
+    cur = k.envtab.curenv
+    r, child = k.envtab.env_alloc(k.envtab.cur_id())
+    if r < 0:
+        return r
+    k.save_frame(cur)
+    c = k.envs[child]
+    c.env_tf = k.envs[cur].env_tf
+    c.env_tf.tf_regs.reg_eax = 0
+    k.envtab.set_status(child, EnvStatus.ENV_NOT_RUNNABLE)
+    k.programs[child] = k.programs.get(cur)
+    return c.env_id
+
+
+def sys_env_set_status(k: Kernel, envid: int, status: int) -> int:
+    """Set envid's status to RUNNABLE or NOT_RUNNABLE.  -E_BAD_ENV, -E_INVAL."""
+    if status not in (EnvStatus.ENV_RUNNABLE, EnvStatus.ENV_NOT_RUNNABLE):
+        return -E_INVAL
+    r, idx = k.envtab.envid2env(envid, True)
+    if r < 0:
+        return r
+    if idx == k.envtab.curenv:
+        if status == EnvStatus.ENV_NOT_RUNNABLE:
+            k.envtab.set_status(idx, EnvStatus(status))
+            k.resched = True
+        return 0  # a running env is already runnable
+    k.envtab.set_status(idx, EnvStatus(status))
+    return 0
+
+
+def sys_env_set_pgfault_upcall(k: Kernel, envid: int, func: int) -> int:
+    """Set envid's page-fault upcall entry point.  -E_BAD_ENV."""
+    r, idx = k.envtab.envid2env(envid, True)
+    if r < 0:
+        return r
+    k.envs[idx].env_pgfault_upcall = func
+    return 0
+
+
+def _bad_va(va: int) -> bool:
+    return va >= UTOP or va % PGSIZE != 0
+
+
+def _bad_perm(perm: int) -> bool:
+    return (perm & (PTE_U | PTE_P)) != (PTE_U | PTE_P) or perm & ~PTE_SYSCALL != 0
+
+
+def sys_page_alloc(k: Kernel, envid: int, va: int, perm: int) -> int:
+    """Map a zeroed page at va in envid.  -E_BAD_ENV; -E_INVAL for an
+    unaligned va, va >= UTOP or a bad perm; -E_NO_MEM."""
+    r, idx = k.envtab.envid2env(envid, True)
+    if r < 0:
+        return r
+    if _bad_va(va) or _bad_perm(perm):
+        return -E_INVAL
+    ppn = k.pmap.page_alloc()
+    if ppn is None:
+        return -E_NO_MEM
+    if k.pmap.page_insert(k.envtab.pgdir(idx), ppn, va, perm) < 0:
+        k.pmap.page_free(ppn)
+        return -E_NO_MEM
+    return 0
+
+
+def sys_page_map(k: Kernel, srcenvid: int, srcva: int, dstenvid: int, dstva: int,
+                 perm: int) -> int:
+    """Map the page at srcva in srcenvid at dstva in dstenvid.  -E_BAD_ENV;
+    -E_INVAL for bad vas or perm, an unmapped srcva, or write permission on a
+    read-only source; -E_NO_MEM."""
+    r, src = k.envtab.envid2env(srcenvid, True)
+    if r < 0:
+        return r
+    r, dst = k.envtab.envid2env(dstenvid, True)
+    if r < 0:
+        return r
+    if _bad_va(srcva) or _bad_va(dstva) or _bad_perm(perm):
+        return -E_INVAL
+    found = k.pmap.page_lookup(k.envtab.pgdir(src), srcva)
+    if found is None:
+        return -E_INVAL
+    ppn, pte_pa = found
+    if perm & PTE_W and not k.pmap.mem.read32(pte_pa) & PTE_W:
+        return -E_INVAL
+    return k.pmap.page_insert(k.envtab.pgdir(dst), ppn, dstva, perm)
+
+
+def sys_page_unmap(k: Kernel, envid: int, va: int) -> int:
+    """Unmap va in envid (no error if nothing is mapped).  -E_BAD_ENV, -E_INVAL."""
+    r, idx = k.envtab.envid2env(envid, True)
+    if r < 0:
+        return r
+    if _bad_va(va):
+        return -E_INVAL
+    k.pmap.page_remove(k.envtab.pgdir(idx), va)
+    return 0
+
+
+# --- lab 4: IPC ------------------------------------------------------------------------
+def sys_ipc_try_send(k: Kernel, envid: int, value: int, srcva: int, perm: int) -> int:
+    """Send value (and the page at srcva when srcva < UTOP and the receiver
+    asked for one) to envid.  -E_BAD_ENV; -E_IPC_NOT_RECV if envid is not
+    blocked in ipc_recv; -E_INVAL for a bad srcva or perm; -E_NO_MEM."""
+    r, dst = k.envtab.envid2env(envid, False)
+    if r < 0:
+        return r
+    d = k.envs[dst]
+    if not d.env_ipc_recving:
+        return -E_IPC_NOT_RECV
+    sent_perm = 0
+    if srcva < UTOP:
+        if srcva % PGSIZE or _bad_perm(perm):
+            return -E_INVAL
+        found = k.pmap.page_lookup(k.envtab.pgdir(k.envtab.curenv), srcva)
+        if found is None:
+            return -E_INVAL
+        ppn, pte_pa = found
+        if perm & PTE_W and not k.pmap.mem.read32(pte_pa) & PTE_W:
+            return -E_INVAL
+        if d.env_ipc_dstva < UTOP:
+            if k.pmap.page_insert(k.envtab.pgdir(dst), ppn, d.env_ipc_dstva, perm) < 0:
+                return -E_NO_MEM
+            sent_perm = perm
+    d.env_ipc_recving = 0
+    d.env_ipc_from = k.envtab.cur_id()
+    d.env_ipc_value = value
+    d.env_ipc_perm = sent_perm
+    d.env_tf.tf_regs.reg_eax = 0
+    k.envtab.set_status(dst, EnvStatus.ENV_RUNNABLE)
+    return 0
+
+
+def sys_ipc_recv(k: Kernel, dstva: int) -> int:
+    """Block until a message arrives; a page is accepted at dstva if dstva <
+    UTOP.  Returns 0 when woken.  -E_INVAL if dstva < UTOP is unaligned."""
+    if dstva < UTOP and dstva % PGSIZE:
+        return -E_INVAL
+    idx = k.envtab.curenv
+    e = k.envs[idx]
+    e.env_ipc_recving = 1
+    e.env_ipc_dstva = dstva
+    k.envtab.set_status(idx, EnvStatus.ENV_NOT_RUNNABLE)
+    k.resched = True
+    return 0
+
+
+Handler = Callable[..., int]
+
+SYSCALLS: dict[Sys, Handler] = {
+    Sys.SYS_cputs: sys_cputs,
+    Sys.SYS_cgetc: sys_cgetc,
+    Sys.SYS_getenvid: sys_getenvid,
+    Sys.SYS_env_destroy: sys_env_destroy,
+    Sys.SYS_page_alloc: sys_page_alloc,
+    Sys.SYS_page_map: sys_page_map,
+    Sys.SYS_page_unmap: sys_page_unmap,
+    Sys.SYS_exofork: sys_exofork,
+    Sys.SYS_env_set_status: sys_env_set_status,
+    Sys.SYS_env_set_pgfault_upcall: sys_env_set_pgfault_upcall,
+    Sys.SYS_yield: sys_yield,
+    Sys.SYS_ipc_try_send: sys_ipc_try_send,
+    Sys.SYS_ipc_recv: sys_ipc_recv,
+}
+
+# number -> (handler, number of arguments, counter key)
+_DISPATCH: dict[int, tuple[Handler, int, str]] = {
+    int(num): (fn, len(inspect.signature(fn).parameters) - 1, f"syscalls.{num.name[4:]}")
+    for num, fn in SYSCALLS.items()
+}
+
+
+def syscall_trap(k: Kernel) -> None:
+    """Run the system call the current env asked for and store its result."""
+    num, *args = k.machine.read_syscall_args()
+    entry = _DISPATCH.get(num)
+    caller = k.envtab.curenv
+    if entry is None:
+        k.stats.bump("syscalls.unknown")
+        ret = -E_INVAL
+    else:
+        fn, nargs, key = entry
+        k.stats.bump(key)
+        ret = fn(k, *args[:nargs]) if nargs else fn(k)
+    if k.envtab.curenv == caller:  # not destroyed by its own call
+        k.machine.set_eax(ret)
