@@ -91,6 +91,8 @@ class Kernel:
         self._map_trampoline()
         self.machine.set_cr3(self.pmap.kern_pgdir)
         self.machine.on_trap = self.on_trap
+        self.machine.on_syscall = self.on_syscall
+        self._cpu_segs = (GD_UD | 3, GD_UD | 3)  # es, ds as the entry stub left them
         self.baseline_free = self.pmap.nfree
 
     def _map_trampoline(self) -> None:
@@ -139,14 +141,15 @@ class Kernel:
     # --- registers of the running env ----------------------------------------------
     def save_frame(self, idx: int) -> None:
         """Copy the CPU registers of the running env into its env_tf."""
-        edi, esi, ebp, ebx, edx, ecx, eax, eip, eflags, esp = self.machine.read_frame()
+        edi, esi, ebp, ebx, edx, ecx, eax, eip, eflags, esp, es, ds = \
+            self.machine.read_frame_and_segments()
         tf = self.envs[idx].env_tf
         r = tf.tf_regs
         r.reg_edi, r.reg_esi, r.reg_ebp, r.reg_ebx = edi, esi, ebp, ebx
         r.reg_edx, r.reg_ecx, r.reg_eax = edx, ecx, eax
         tf.tf_eip, tf.tf_eflags, tf.tf_esp = eip, eflags, esp
-        es, ds, _cs, _ss = self.machine.segments()
         tf.tf_es, tf.tf_ds = es, ds
+        self._cpu_segs = (es, ds)
 
     def load_frame(self, idx: int) -> None:
         """Load env idx's env_tf into the CPU registers (not segments)."""
@@ -171,20 +174,26 @@ class Kernel:
         self.pmap.switch_pgdir(self.envtab.pgdir(idx))
         self.load_frame(idx)
         tf = e.env_tf
-        es, ds, _cs, _ss = self.machine.segments()
-        if (tf.tf_es, tf.tf_ds) != (es, ds):
+        if (tf.tf_es, tf.tf_ds) != self._cpu_segs:
             if in_hook:
                 self.machine.set_data_segments(tf.tf_es, tf.tf_ds)
+                self._cpu_segs = (tf.tf_es, tf.tf_ds)
             else:
                 self._resume_pending = idx
                 self.machine.set_eip(TRAMPOLINE_VA)
 
-    def schedule(self) -> None:
-        """Switch to the next runnable env, or stop the CPU if there is none."""
+    def schedule(self, eax: int | None = None) -> None:
+        """Switch to the next runnable env, or stop the CPU if there is none.
+
+        eax, if given, is the current env's system-call result: it goes into
+        its saved frame (or the CPU, if it keeps running).
+        """
         self.resched = False
         cur = self.envtab.curenv  # None if the env just destroyed itself
         if cur is not None:
             self.save_frame(cur)
+            if eax is not None:
+                self.envs[cur].env_tf.tf_regs.reg_eax = eax & 0xFFFFFFFF
         nxt = sched.sched_pick(self)
         if nxt is None:
             self.envtab.curenv = None
@@ -194,6 +203,8 @@ class Kernel:
             self.env_run(nxt, in_hook=True)
         else:
             self.envs[cur].env_runs += 1
+            if eax is not None:
+                self.machine.set_eax(eax)
 
     def halt(self, reason: str, message: str = "") -> None:
         """Stop the CPU; the run loop ends with this reason."""
@@ -210,6 +221,7 @@ class Kernel:
             idx, self._resume_pending = self._resume_pending, None
             tf = self.envs[idx].env_tf
             self.machine.set_data_segments(tf.tf_es, tf.tf_ds)
+            self._cpu_segs = (tf.tf_es, tf.tf_ds)
             self.load_frame(idx)
             return
         try:
@@ -219,6 +231,19 @@ class Kernel:
             self.pmap.flush_tlb_if_stale()
         except Exception as exc:  # a Python exception in the kernel is a kernel bug
             self.panic(f"kernel bug in trap {trapno}: {type(exc).__name__}: {exc}", exc)
+
+    def on_syscall(self) -> None:
+        """The fast path for `int $0x30` (the hook knows it needs no details)."""
+        if self._resume_pending is not None:
+            self.on_trap(48, 0, True)
+            return
+        try:
+            self.stats.bump("traps.syscall")
+            syscall.syscall_trap(self)
+            if self.pmap.tlb_stale:
+                self.pmap.flush_tlb_if_stale()
+        except Exception as exc:  # a Python exception in the kernel is a kernel bug
+            self.panic(f"kernel bug in a system call: {type(exc).__name__}: {exc}", exc)
 
     def panic(self, message: str, exc: BaseException | None = None) -> None:
         """Kernel panic: print it and stop the machine."""

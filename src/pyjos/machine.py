@@ -103,6 +103,7 @@ FRAME_REGS = (
     x86.UC_X86_REG_EFLAGS,
     x86.UC_X86_REG_ESP,
 )
+DATA_SEGMENT_REGS = (x86.UC_X86_REG_ES, x86.UC_X86_REG_DS)
 # System-call argument registers, in JOS order: eax, edx, ecx, ebx, edi, esi.
 SYSCALL_REGS = (
     x86.UC_X86_REG_EAX,
@@ -119,31 +120,32 @@ class MachineError(Exception):
 
 
 class _RegBatch:
-    """Preallocated buffers for one raw ``uc_reg_{read,write}_batch`` call."""
+    """Preallocated buffers for one raw ``uc_reg_{read,write}_batch`` call.
+
+    Slots are 32 bits; a segment register fills only the low 16 bits of its
+    slot, so a batch that reads one must never write a wider value there.
+    """
 
     def __init__(self, uch: ctypes.c_void_p, regs: tuple[int, ...]) -> None:
         n = len(regs)
         self._uch = uch
         self._n = n
         self._ids = (ctypes.c_int * n)(*regs)
-        self._vals = (ctypes.c_uint64 * n)()
+        self._vals = (ctypes.c_uint32 * n)()
         base = ctypes.addressof(self._vals)
-        self._ptrs = (ctypes.c_void_p * n)(*(base + 8 * i for i in range(n)))
+        self._ptrs = (ctypes.c_void_p * n)(*(base + 4 * i for i in range(n)))
+        self._read = uclib.uc_reg_read_batch
+        self._write = uclib.uc_reg_write_batch
 
     def read(self) -> list[int]:
-        """Read the registers; 32-bit values."""
-        vals = self._vals
-        for i in range(self._n):
-            vals[i] = 0
-        if uclib.uc_reg_read_batch(self._uch, self._ids, self._ptrs, self._n):
-            raise MachineError("uc_reg_read_batch failed")
-        return [v & 0xFFFFFFFF for v in vals]
+        """Read the registers, in the batch's order."""
+        self._read(self._uch, self._ids, self._ptrs, self._n)
+        return self._vals[:]
 
     def write(self, values: list[int] | tuple[int, ...]) -> None:
         """Write the registers from values, in the batch's order."""
         self._vals[:] = values
-        if uclib.uc_reg_write_batch(self._uch, self._ids, self._ptrs, self._n):
-            raise MachineError("uc_reg_write_batch failed")
+        self._write(self._uch, self._ids, self._ptrs, self._n)
 
 
 class PhysMem:
@@ -178,6 +180,8 @@ class PhysMem:
 
 # on_trap(trapno, error_code, raised_by_int_instruction)
 TrapHook = Callable[[int, int, bool], None]
+_INTR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
+_INVALID_CB = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_void_p)
 
 
 class Machine:
@@ -195,6 +199,9 @@ class Machine:
         uch = self.uc._uch
         self._uch = uch
         self._frame = _RegBatch(uch, FRAME_REGS)
+        # es and ds ride along when reading: their slots only ever receive
+        # Unicorn's 16-bit writes, so the upper halves stay zero.
+        self._frame_segs = _RegBatch(uch, FRAME_REGS + DATA_SEGMENT_REGS)
         self._sysargs = _RegBatch(uch, SYSCALL_REGS)
         self._one = ctypes.c_uint64()
         self._ctx = self.uc.context_save()
@@ -202,10 +209,9 @@ class Machine:
         self._ctx_size = self._ctx.size
         self.on_trap: TrapHook = self._unexpected_trap
         self.instructions_budget_hit = False
-        self._hooks = [
-            self.uc.hook_add(ucc.UC_HOOK_INTR, self._hook_intr),
-            self.uc.hook_add(ucc.UC_HOOK_INSN_INVALID, self._hook_invalid),
-        ]
+        self.on_syscall: Callable[[], None] = self._unexpected_syscall
+        self._hooks = [self._raw_hook(ucc.UC_HOOK_INTR, _INTR_CB(self._hook_intr)),
+                       self._raw_hook(ucc.UC_HOOK_INSN_INVALID, _INVALID_CB(self._hook_invalid))]
         self._write_boot_page()
 
     # --- boot -----------------------------------------------------------------
@@ -229,7 +235,11 @@ class Machine:
         uc.ctl_set_exits([])
 
     def enter_user(self, eip: int, esp: int, eflags: int, on_trap: TrapHook, count: int = 0) -> None:
-        """Drop to ring 3 at eip/esp through the iret stub and run until stopped."""
+        """Drop to ring 3 at eip/esp through the iret stub and run until stopped.
+
+        System calls go to on_trap too, until the kernel sets on_syscall.
+        """
+        self.on_syscall = lambda: on_trap(_T_SYSCALL, 0, True)
         frame_pa = BOOT_PAGE + PGSIZE - 20
         self.mem.write(frame_pa, struct.pack("<5I", eip, GD_UT | 3, eflags, esp, GD_UD | 3))
         self.uc.reg_write(x86.UC_X86_REG_ESP, KERNBASE + frame_pa)
@@ -245,12 +255,25 @@ class Machine:
         """Ask the CPU to stop after the current hook returns."""
         self.uc.emu_stop()
 
+    def _raw_hook(self, kind: int, callback: ctypes._CFuncPtr) -> tuple[int, object]:
+        """Register a ctypes callback directly (the binding's wrapper costs ~0.5 us)."""
+        handle = ctypes.c_size_t()
+        status = uclib.uc_hook_add(self._uch, ctypes.byref(handle), kind,
+                                   ctypes.cast(callback, ctypes.c_void_p), None,
+                                   ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if status:
+            raise MachineError(f"uc_hook_add({kind}) failed: {UcError(status)}")
+        return handle.value, callback  # keep the callback alive
+
+    def _unexpected_syscall(self) -> None:
+        raise MachineError("system call with no kernel attached")
+
     def _unexpected_trap(self, trapno: int, err: int, is_int: bool) -> None:
         raise MachineError(f"trap {trapno} with no kernel attached")
 
-    def _hook_intr(self, uc: Uc, intno: int, _user: object) -> None:
+    def _hook_intr(self, _uc: int, intno: int, _user: int) -> None:
         if intno == _T_SYSCALL:  # only `int $0x30` raises 48: nothing to fetch
-            self.on_trap(intno, 0, True)
+            self.on_syscall()
             return
         uclib.uc_context_save(self._uch, self._ctx.context)
         err = self._ctx_field(CTX_ERROR_CODE_FROM_END).value & 0xFFFFFFFF
@@ -261,7 +284,7 @@ class Machine:
             uclib.uc_context_restore(self._uch, self._ctx.context)
         self.on_trap(intno, err, is_int)
 
-    def _hook_invalid(self, uc: Uc, _user: object) -> bool:
+    def _hook_invalid(self, _uc: int, _user: int) -> bool:
         self.on_trap(_T_ILLOP, 0, False)
         return True
 
@@ -313,6 +336,10 @@ class Machine:
     def read_frame(self) -> list[int]:
         """edi esi ebp ebx edx ecx eax eip eflags esp."""
         return self._frame.read()
+
+    def read_frame_and_segments(self) -> list[int]:
+        """edi esi ebp ebx edx ecx eax eip eflags esp es ds, in one call."""
+        return self._frame_segs.read()
 
     def write_frame(self, values: list[int] | tuple[int, ...]) -> None:
         self._frame.write(values)

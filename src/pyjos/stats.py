@@ -9,24 +9,39 @@ when preemption is by block counting).
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
 
 
 class Stats:
     """Global and per-env event counts.  ``owner`` is the env charged."""
 
     def __init__(self) -> None:
-        self.total: Counter[str] = Counter()
-        self.per_env: dict[int, Counter[str]] = {}
-        self.owner = 0
+        self.total: defaultdict[str, int] = defaultdict(int)
+        self.per_env: dict[int, defaultdict[str, int]] = {}
+        self._mine = self._counts_of(0)
+        self._owner = 0
+
+    def _counts_of(self, envid: int) -> defaultdict[str, int]:
+        counts = self.per_env.get(envid)
+        if counts is None:
+            counts = self.per_env[envid] = defaultdict(int)
+        return counts
+
+    @property
+    def owner(self) -> int:
+        """The env id that events are charged to (0: the kernel itself)."""
+        return self._owner
+
+    @owner.setter
+    def owner(self, envid: int) -> None:
+        if envid != self._owner:
+            self._owner = envid
+            self._mine = self._counts_of(envid)
 
     def bump(self, name: str, n: int = 1) -> None:
-        """Count n events of kind name for the current owner."""
+        """Count n events of kind name, globally and for the owner."""
         self.total[name] += n
-        env = self.per_env.get(self.owner)
-        if env is None:
-            env = self.per_env[self.owner] = Counter()
-        env[name] += n
+        self._mine[name] += n
 
     def snapshot(self) -> dict[str, int]:
         """A copy of the global counts (for differences around a region)."""
@@ -37,5 +52,5 @@ class Stats:
         return {
             "total": dict(sorted(self.total.items())),
             "per_env": {f"{k:08x}": dict(sorted(v.items()))
-                        for k, v in sorted(self.per_env.items())},
+                        for k, v in sorted(self.per_env.items()) if v},
         }

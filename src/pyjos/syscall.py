@@ -241,8 +241,8 @@ _DISPATCH: dict[int, tuple[Handler, int, str]] = {
 
 def syscall_trap(k: Kernel) -> None:
     """Run the system call the current env asked for and store its result."""
-    num, *args = k.machine.read_syscall_args()
-    entry = _DISPATCH.get(num)
+    args = k.machine.read_syscall_args()
+    entry = _DISPATCH.get(args[0])
     caller = k.envtab.curenv
     if entry is None:
         k.stats.bump("syscalls.unknown")
@@ -250,6 +250,8 @@ def syscall_trap(k: Kernel) -> None:
     else:
         fn, nargs, key = entry
         k.stats.bump(key)
-        ret = fn(k, *args[:nargs]) if nargs else fn(k)
-    if k.envtab.curenv == caller:  # not destroyed by its own call
+        ret = fn(k, *args[1:nargs + 1]) if nargs else fn(k)
+    if k.resched and k.stop_reason is None:
+        k.schedule(ret if k.envtab.curenv == caller else None)
+    elif k.envtab.curenv == caller:  # not destroyed by its own call
         k.machine.set_eax(ret)

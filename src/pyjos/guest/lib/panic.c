@@ -1,0 +1,34 @@
+/* User-level panic and warning messages. */
+#include <inc/lib.h>
+
+/*
+ * Print "[envid] user panic in <program> at <file>:<line>: <message>",
+ * then trap into the kernel monitor with a breakpoint, for ever.
+ */
+void
+_panic(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cprintf("[%08x] user panic in %s at %s:%d: ",
+		sys_getenvid(), binaryname, file, line);
+	vcprintf(fmt, ap);
+	cprintf("\n");
+	va_end(ap);
+	for (;;)
+		asm volatile("int3");
+}
+
+/* Print "<file>:<line>: warning: <message>" and carry on. */
+void
+_warn(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cprintf("%s:%d: warning: ", file, line);
+	vcprintf(fmt, ap);
+	cprintf("\n");
+	va_end(ap);
+}
