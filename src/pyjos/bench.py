@@ -47,6 +47,77 @@ def environment() -> dict[str, str]:
             "processor": platform.processor() or "unknown"}
 
 
+def _counted_run(programs: list[str], args: list[str],
+                 config: KernelConfig) -> tuple[float, dict[str, int]]:
+    """(wall seconds of run(), global counters) for one boot."""
+    kernel = Kernel(config, out=_quiet)
+    for program in programs:
+        kernel.create_env(program, args)
+    start = time.perf_counter()
+    result = kernel.run()
+    elapsed = time.perf_counter() - start
+    if result.reason != "idle":
+        raise RuntimeError(f"benchmark run of {programs} ended with {result.reason}: {result.message}")
+    return elapsed, dict(kernel.stats.total)
+
+
+def _per(counts: dict[str, int], base: dict[str, int], prefix: str, n: int) -> float:
+    """Events whose key starts with prefix, per unit, beyond the baseline run."""
+    total = sum(v for k, v in counts.items() if k.startswith(prefix))
+    total -= sum(v for k, v in base.items() if k.startswith(prefix))
+    return total / n
+
+
+FORK_STRATEGIES = ("cow",)
+
+
+def bench_fork(strategy: str, pages: int, forks: int, repeat: int) -> dict[str, object]:
+    """Cost of one fork of a process with `pages` extra mapped pages.
+
+    forkbench maps the pages, forks `forks` times and waits for each child to
+    exit; the same run with 0 forks is subtracted, so a figure covers the fork
+    itself, the child's life (its faults, its exit) and the parent's
+    copy-on-write faults afterwards.
+    """
+    mem = max(128, 32 + pages * 2 * 4 // 1024) * 1024 * 1024
+    config = KernelConfig(mem=mem)
+    samples = []
+    for _ in range(repeat):
+        t0, base = _counted_run(["forkbench"], [str(pages), "0"], config)
+        t1, counts = _counted_run(["forkbench"], [str(pages), str(forks)], config)
+        samples.append((t1 - t0) / forks * 1e3)
+    samples.sort()
+    return {
+        "strategy": strategy,
+        "pages": pages,
+        "forks": forks,
+        "traps_per_fork": _per(counts, base, "traps.", forks) - _per(counts, base, "traps.timer", forks),
+        "syscalls_per_fork": _per(counts, base, "syscalls.", forks),
+        "faults_per_fork": _per(counts, base, "page_faults", forks),
+        "pages_copied_per_fork": _per(counts, base, "pages_copied", forks),
+        "pages_allocated_per_fork": _per(counts, base, "pages_allocated", forks),
+        "pte_writes_per_fork": _per(counts, base, "pte_writes", forks),
+        "tlb_flushes_per_fork": _per(counts, base, "tlb_flushes", forks),
+        "ms_per_fork": round(samples[len(samples) // 2], 4),
+        "ms_per_fork_min": round(samples[0], 4),
+    }
+
+
+def bench_fault(iterations: int, repeat: int) -> dict[str, object]:
+    """A user-level page fault round trip: fault, upcall, sys_page_alloc in
+    the handler, return to the faulting instruction (and, at exit, the page's
+    release)."""
+    pages = min(iterations, 16384)
+    config = KernelConfig(mem=(64 + pages * 4 // 1024 * 2) * 1024 * 1024)
+    best = float("inf")
+    for _ in range(repeat):
+        base = time_run(["faultloop"], ["0"], config)
+        full = time_run(["faultloop"], [str(pages)], config)
+        best = min(best, (full - base) / pages * 1e6)
+    return {"benchmark": "fault", "faults": pages, "repeat": repeat,
+            "us_per_fault": round(best, 3), **environment()}
+
+
 def bench_syscall(iterations: int, repeat: int) -> dict[str, object]:
     """sys_getenvid round trip and yield-and-switch between two envs."""
     us_syscall = per_iteration_us(["syscallloop"], iterations, repeat, 1)

@@ -127,6 +127,8 @@ def build_program(spec: str, *, guest_dir: Path = GUEST_DIR) -> Path:
     lib_key, lib = _library(tc, guest_dir)
     script = _require(guest_dir / "user.ld", "guest linker script")
     cflags = [*_guest_cflags(tc, guest_dir), "-I", str(source.parent)]
+    if not source.is_relative_to(guest_dir):
+        cflags.append(f"-fmacro-prefix-map={source.parent}/=")
     link = [*tc.ld, *LDFLAGS, "-T", str(script)]
     headers = sorted(p for p in source.parent.glob("*.h") if p.is_file())
     key = _digest(["program", lib_key, *cflags, *link], [script, source, *headers])
@@ -168,7 +170,8 @@ def _compile(cflags: Sequence[str], source: Path, obj: Path, what: str) -> None:
 
 
 def _guest_cflags(tc: Toolchain, guest_dir: Path) -> list[str]:
-    return [*tc.cc, *CFLAGS, "-I", str(guest_dir)]
+    # __FILE__ relative to the guest tree (panics say lib/ipc.c, as in JOS).
+    return [*tc.cc, *CFLAGS, "-I", str(guest_dir), f"-fmacro-prefix-map={guest_dir}/="]
 
 
 def _require(path: Path, what: str) -> Path:

@@ -40,6 +40,27 @@ def _nonnegative(text: str) -> int:
     return value
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}")
+    if any(v < 0 or v > 65536 for v in values):
+        raise argparse.ArgumentTypeError("page counts must be 0 to 65536")
+    return values
+
+
+def _strategies(text: str) -> list[str]:
+    from .bench import FORK_STRATEGIES
+
+    names = text.split(",")
+    for name in names:
+        if name not in FORK_STRATEGIES:
+            raise argparse.ArgumentTypeError(
+                f"unknown strategy {name!r} (choose from {', '.join(FORK_STRATEGIES)})")
+    return names
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="pyjos",
@@ -69,12 +90,19 @@ def make_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure the kernel",
                            description="Benchmarks; figures are wall-clock on this machine.")
-    bench.add_argument("what", choices=["syscall"], help="which benchmark")
+    bench.add_argument("what", choices=["syscall", "fault", "fork"], help="which benchmark")
     bench.add_argument("--json", action="store_true", help="print results as JSON")
-    bench.add_argument("--iterations", type=_positive, default=200_000, metavar="N",
-                       help="calls per measurement (default 200000)")
+    bench.add_argument("--iterations", type=_positive, default=None, metavar="N",
+                       help="calls (syscall, default 200000) or faults (fault, default 8192)")
     bench.add_argument("--repeat", type=_positive, default=3, metavar="R",
-                       help="measurements; the minimum is reported (default 3)")
+                       help="measurements; syscall/fault report the minimum, fork the "
+                            "median and minimum (default 3)")
+    bench.add_argument("--strategy", type=_strategies, default=["cow"], metavar="S[,S...]",
+                       help="fork strategies to measure (fork; default cow)")
+    bench.add_argument("--pages", type=_int_list, default=[0, 16, 64, 256, 1024], metavar="N[,N...]",
+                       help="extra mapped pages of the forking process (fork; default 0,16,64,256,1024)")
+    bench.add_argument("--forks", type=_positive, default=5, metavar="F",
+                       help="forks per measurement (fork; default 5)")
     return p
 
 
@@ -129,15 +157,45 @@ def cmd_list() -> int:
 
 
 def cmd_bench(ns: argparse.Namespace) -> int:
-    from .bench import bench_syscall
+    from . import bench
 
-    result = bench_syscall(ns.iterations, ns.repeat)
+    if ns.what == "syscall":
+        result = bench.bench_syscall(ns.iterations or 200_000, ns.repeat)
+    elif ns.what == "fault":
+        result = bench.bench_fault(ns.iterations or 8192, ns.repeat)
+    else:
+        if not ns.json:
+            print(f"# pyjos bench fork: strategies {','.join(ns.strategy)}, pages "
+                  f"{','.join(map(str, ns.pages))}, {ns.forks} forks x {ns.repeat} repeats; "
+                  + ", ".join(f"{k} {v}" for k, v in bench.environment().items()), flush=True)
+        rows = [bench.bench_fork(s, n, ns.forks, ns.repeat) for s in ns.strategy for n in ns.pages]
+        result = {"benchmark": "fork", "results": rows, **bench.environment()}
+        if not ns.json:
+            print(format_fork_table(rows))
+            return EXIT_OK
     if ns.json:
         print(json.dumps(result, indent=2))
     else:
         for key, value in result.items():
             print(f"{key:24s} {value}")
     return EXIT_OK
+
+
+FORK_COLUMNS = (("strategy", "strategy", "s"), ("pages", "N", "d"),
+                ("traps_per_fork", "traps", ".1f"), ("syscalls_per_fork", "syscalls", ".1f"),
+                ("faults_per_fork", "faults", ".1f"), ("pages_copied_per_fork", "copied", ".1f"),
+                ("pte_writes_per_fork", "PTE writes", ".1f"),
+                ("tlb_flushes_per_fork", "TLB flushes", ".1f"),
+                ("ms_per_fork_min", "ms min", ".3f"), ("ms_per_fork", "ms median", ".3f"))
+
+
+def format_fork_table(rows: list[dict[str, object]]) -> str:
+    """Per-fork figures, one row per strategy and N."""
+    head = "  ".join(f"{title:>11s}" for _k, title, _f in FORK_COLUMNS)
+    lines = [head]
+    for row in rows:
+        lines.append("  ".join(f"{row[k]:>11{f}}" for k, _t, f in FORK_COLUMNS))
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

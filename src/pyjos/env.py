@@ -40,7 +40,10 @@ class EnvTable:
     def __init__(self, pmap: Pmap, emit: Callable[[str], None]) -> None:
         self.pmap = pmap
         self.emit = emit
-        self.envs = (Env * NENV).from_buffer(pmap.mem.buf, pmap.envs_pa)
+        array = (Env * NENV).from_buffer(pmap.mem.buf, pmap.envs_pa)
+        # One ctypes view per slot, made once: indexing the array would build a
+        # new view on every access.  Views hold no data of their own.
+        self.envs: list[Env] = [array[i] for i in range(NENV)]
         self.curenv: int | None = None  # index of the running env
         self.runnable: list[int] = []  # sorted indexes of RUNNABLE envs (see sched.py)
         self._free_head: int | None = None
@@ -64,7 +67,7 @@ class EnvTable:
         """
         if envid == 0:
             return 0, self.curenv
-        idx = ENVX(envid)
+        idx = envid & (NENV - 1)
         e = self.envs[idx]
         if e.env_status == EnvStatus.ENV_FREE or e.env_id != envid:
             return -E_BAD_ENV, -1

@@ -20,7 +20,7 @@ from . import sched, syscall, trap
 from .abi import (
     ENV_TYPE_USER, GD_UD, KERNBASE, PGSIZE, PTE_P, PTE_U, UENVS, EnvStatus,
 )
-from .build import build_program
+from .build import build_program, resolve_program
 from .elf import ElfError, parse_elf, symbols
 from .env import EnvTable, LoadError
 from .machine import FRAME_REGS, Machine
@@ -94,6 +94,7 @@ class Kernel:
         self.machine.on_syscall = self.on_syscall
         self._cpu_segs = (GD_UD | 3, GD_UD | 3)  # es, ds as the entry stub left them
         self.baseline_free = self.pmap.nfree
+        self.stats.reset()
 
     def _map_trampoline(self) -> None:
         ppn = self.pmap.page_alloc()
@@ -101,7 +102,6 @@ class Kernel:
         self.pmap.mem.write(ppn * PGSIZE, TRAMPOLINE_CODE)
         pt = self.pmap.pgdir_walk(self.pmap.kern_pgdir, TRAMPOLINE_VA, create=False)
         self.pmap.mem.write32(pt, (ppn * PGSIZE) | PTE_P | PTE_U)
-        self.baseline_free = self.pmap.nfree
 
     # --- console -------------------------------------------------------------------
     def cprintf(self, text: str) -> None:
@@ -119,8 +119,9 @@ class Kernel:
 
         Raises BuildError, ElfError or LoadError with a clear message.
         """
+        name, _source = resolve_program(program)
         path = build_program(program)
-        return self.create_env_from_elf(path.stem, path.read_bytes(), args, parent_id)
+        return self.create_env_from_elf(name, path.read_bytes(), args, parent_id)
 
     def create_env_from_elf(self, name: str, data: bytes, args: list[str] | None = None,
                             parent_id: int = 0) -> int:

@@ -28,7 +28,7 @@ import ctypes
 import struct
 
 from .abi import (
-    E_NO_MEM, KERNBASE, NENV, NPDENTRIES, PDX, PGSHIFT, PGSIZE, PTE_ADDR, PTE_P, PTE_U,
+    E_NO_MEM, KERNBASE, PTE_COW, NENV, NPDENTRIES, PDX, PGSHIFT, PGSIZE, PTE_ADDR, PTE_P, PTE_U,
     PTE_W, PTSIZE, PTX, ROUNDUP, UENVS, UPAGES, UTOP, UVPT, Env, PageInfo,
 )
 from .machine import Machine
@@ -186,9 +186,14 @@ class Pmap:
         pte_pa = self.pgdir_walk(pgdir, va, create=True)
         if pte_pa is None:
             return -E_NO_MEM
-        self.pages[ppn].pp_ref += 1  # before the removal, in case it is the same page
         old = _U32.unpack_from(self.mem.buf, pte_pa)[0]
+        if old & PTE_P and old >> PGSHIFT == ppn:  # same page, new permissions
+            self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
+            return 0
+        self.pages[ppn].pp_ref += 1
         if old & PTE_P:
+            if old & PTE_COW and perm & PTE_W and old >> PGSHIFT != ppn:
+                self.stats.bump("pages_copied")  # a copy-on-write copy lands
             self._drop(pgdir, pte_pa, old)
         self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
         return 0

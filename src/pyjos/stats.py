@@ -3,8 +3,12 @@
 Names are stable keys of ``pyjos run --stats-json`` and of the benchmarks:
 ``traps.<kind>``, ``syscalls.<name>``, ``page_faults``, ``upcalls``,
 ``pages_allocated``, ``pages_freed``, ``pages_copied``, ``pte_writes``,
-``tlb_flushes``, ``env_switches``, ``instructions`` (an upper bound per slice
-when preemption is by block counting).
+``tlb_flushes``, ``env_switches``, ``traps.timer`` (time slices that ran out).
+
+``pages_copied`` counts copy-on-write copies however they were made: a
+mapping of a new frame with PTE_W replacing a PTE_COW mapping at the same va
+(what the user-level pgfault handler does after copying in ring 3), plus any
+page the kernel copies itself.
 """
 
 from __future__ import annotations
@@ -16,10 +20,14 @@ class Stats:
     """Global and per-env event counts.  ``owner`` is the env charged."""
 
     def __init__(self) -> None:
-        self.total: defaultdict[str, int] = defaultdict(int)
         self.per_env: dict[int, defaultdict[str, int]] = {}
         self._mine = self._counts_of(0)
         self._owner = 0
+
+    def reset(self) -> None:
+        """Forget every count (after boot, so a run counts only its own events)."""
+        self.per_env.clear()
+        self._mine = self._counts_of(self._owner)
 
     def _counts_of(self, envid: int) -> defaultdict[str, int]:
         counts = self.per_env.get(envid)
@@ -39,13 +47,21 @@ class Stats:
             self._mine = self._counts_of(envid)
 
     def bump(self, name: str, n: int = 1) -> None:
-        """Count n events of kind name, globally and for the owner."""
-        self.total[name] += n
+        """Count n events of kind name for the owner."""
         self._mine[name] += n
+
+    @property
+    def total(self) -> dict[str, int]:
+        """Counts summed over every env (and the kernel's own, owner 0)."""
+        out: defaultdict[str, int] = defaultdict(int)
+        for counts in self.per_env.values():
+            for name, n in counts.items():
+                out[name] += n
+        return dict(out)
 
     def snapshot(self) -> dict[str, int]:
         """A copy of the global counts (for differences around a region)."""
-        return dict(self.total)
+        return self.total
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready: {"total": {...}, "per_env": {"00001000": {...}}}."""

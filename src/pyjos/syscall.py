@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .abi import (
-    E_INVAL, E_IPC_NOT_RECV, E_NO_MEM, PGSIZE, PTE_P, PTE_SYSCALL,
+    E_INVAL, E_IPC_NOT_RECV, E_NO_MEM, PGSHIFT, PGSIZE, PTE_P, PTE_SYSCALL,
     PTE_U, PTE_W, UTOP, EnvStatus, Sys,
 )
 from . import trap
@@ -138,21 +138,19 @@ def sys_page_map(k: Kernel, srcenvid: int, srcva: int, dstenvid: int, dstva: int
     """Map the page at srcva in srcenvid at dstva in dstenvid.  -E_BAD_ENV;
     -E_INVAL for bad vas or perm, an unmapped srcva, or write permission on a
     read-only source; -E_NO_MEM."""
-    r, src = k.envtab.envid2env(srcenvid, True)
+    envtab = k.envtab
+    r, src = envtab.envid2env(srcenvid, True)
     if r < 0:
         return r
-    r, dst = k.envtab.envid2env(dstenvid, True)
+    r, dst = envtab.envid2env(dstenvid, True)
     if r < 0:
         return r
     if _bad_va(srcva) or _bad_va(dstva) or _bad_perm(perm):
         return -E_INVAL
-    found = k.pmap.page_lookup(k.envtab.pgdir(src), srcva)
-    if found is None:
+    pte = k.pmap.pte(envtab.pgdir(src), srcva)
+    if not pte & PTE_P or (perm & PTE_W and not pte & PTE_W):
         return -E_INVAL
-    ppn, pte_pa = found
-    if perm & PTE_W and not k.pmap.mem.read32(pte_pa) & PTE_W:
-        return -E_INVAL
-    return k.pmap.page_insert(k.envtab.pgdir(dst), ppn, dstva, perm)
+    return k.pmap.page_insert(envtab.pgdir(dst), pte >> PGSHIFT, dstva, perm)
 
 
 def sys_page_unmap(k: Kernel, envid: int, va: int) -> int:

@@ -3,7 +3,9 @@
 
 /*
  * Print "[envid] user panic in <program> at <file>:<line>: <message>",
- * then trap into the kernel monitor with a breakpoint, for ever.
+ * then end this env.  (JOS traps into the kernel monitor instead; pyjos ends
+ * only the panicking env so the others run on.  Use breakpoint() from
+ * <inc/x86.h> to stop in the monitor.)
  */
 void
 _panic(const char *file, int line, const char *fmt, ...)
@@ -17,7 +19,7 @@ _panic(const char *file, int line, const char *fmt, ...)
 	cprintf("\n");
 	va_end(ap);
 	for (;;)
-		asm volatile("int3");
+		sys_env_destroy(0);
 }
 
 /* Print "<file>:<line>: warning: <message>" and carry on. */
