@@ -76,10 +76,12 @@ def make_parser() -> argparse.ArgumentParser:
                      help="bundled program name or path to a .c file")
     run.add_argument("--mem", type=_mib, default=128, metavar="MIB",
                      help="physical memory in MiB (default 128)")
-    run.add_argument("--quantum", type=_positive, default=50_000, metavar="N",
-                     help="instructions per time slice before preemption (default 50000)")
+    run.add_argument("--quantum", type=_positive, default=10_000, metavar="N",
+                     help="time slice before preemption, in guest basic blocks (instructions "
+                          "where no host C compiler builds the native timer; default 10000)")
     run.add_argument("--max-insns", type=_nonnegative, default=0, metavar="N",
-                     help="stop with an error after about N instructions (whole slices; 0 = no limit)")
+                     help="stop with exit status 4 once at least N guest instructions ran "
+                          "(checked at each timer interrupt; 0 = no limit)")
     run.add_argument("--stats", action="store_true", help="print event counters after the run")
     run.add_argument("--stats-json", type=Path, metavar="FILE",
                      help="write event counters (global and per env) as JSON")
@@ -121,11 +123,11 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
     config = KernelConfig(mem=ns.mem * 1024 * 1024, quantum=ns.quantum,
                           max_insns=ns.max_insns,
                           monitor_input=TerminalLines() if sys.stdin.isatty() else None)
+    kernel = Kernel(config)
     if not ns.quiet:
         print(f"# pyjos {__version__} unicorn {UNICORN_VERSION}: mem {ns.mem} MiB, "
-              f"quantum {ns.quantum}, max-insns {ns.max_insns or 'none'}, "
+              f"quantum {ns.quantum} {kernel.machine.timer_unit}, max-insns {ns.max_insns or 'none'}, "
               f"programs {' '.join(ns.programs)}, args {prog_args}", flush=True)
-    kernel = Kernel(config)
     for program in ns.programs:
         kernel.create_env(program, prog_args)
     result = kernel.run()

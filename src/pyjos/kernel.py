@@ -10,34 +10,35 @@ stops the CPU (no env left, monitor, kernel panic).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import select
+import struct
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import sched, syscall, trap
 from .abi import (
-    ENV_TYPE_USER, GD_UD, KERNBASE, PGSIZE, PTE_P, PTE_U, UENVS, EnvStatus,
+    ENV_TYPE_USER, GD_UD, KERNBASE, NENV, PGSIZE, PTE_P, PTE_U, UENVS, Env, EnvStatus,
 )
-from .build import build_program, resolve_program
+from .build import build_host_library, build_program, resolve_program
 from .elf import ElfError, parse_elf, symbols
 from .env import EnvTable, LoadError
-from .machine import FRAME_REGS, Machine
+from .machine import Machine
 from .pmap import Pmap
 from .stats import Stats
 
+HOST_DIR = Path(__file__).parent / "host"
 DEFAULT_MEM = 128 * 1024 * 1024
-DEFAULT_QUANTUM = 50_000
+DEFAULT_QUANTUM = 10_000  # timer units (basic blocks with the native timer)
 # A user-readable page just past envs[] holding `int $0x30`: the run loop
 # resumes an env there when its ds/es must be reloaded, which Unicorn only
 # allows inside a trap hook (see resume()).
 TRAMPOLINE_VA = UENVS + 0x20000
 TRAMPOLINE_CODE = b"\xcd\x30"
-
-
-class KernelPanic(Exception):
-    """The kernel found its own state broken; the run stops."""
+_SEGS = struct.Struct("<HxxH")  # tf_es, tf_ds at offset 32 of struct Trapframe
 
 
 @dataclass
@@ -46,7 +47,7 @@ class KernelConfig:
 
     mem: int = DEFAULT_MEM
     quantum: int = DEFAULT_QUANTUM
-    max_insns: int = 0  # 0 = no limit; counted in whole time slices
+    max_insns: int = 0  # 0 = no limit; enforced in whole time slices (see run())
     monitor_input: Iterable[str] | None = None  # lines for the monitor; None = no monitor
 
 
@@ -80,9 +81,13 @@ class Kernel:
         self.stats = Stats()
         self.machine = Machine(self.config.mem)
         self.machine.calibrate()
+        helper = build_host_library("preempt", HOST_DIR / "preempt.c")
+        self.machine.install_timer(str(helper) if helper else None)
         self.pmap = Pmap(self.machine, self.stats)
         self.envtab = EnvTable(self.pmap, self.cprintf)
         self.envs = self.envtab.envs
+        self._tf_pa = [self.pmap.envs_pa + i * ctypes.sizeof(Env) for i in range(NENV)]
+        self._frames = [self.machine.frame_slots(pa) for pa in self._tf_pa]
         self.programs: dict[int, Program] = {}  # env index -> program it runs
         self.resched = False
         self.stop_reason: str | None = None
@@ -142,22 +147,12 @@ class Kernel:
     # --- registers of the running env ----------------------------------------------
     def save_frame(self, idx: int) -> None:
         """Copy the CPU registers of the running env into its env_tf."""
-        edi, esi, ebp, ebx, edx, ecx, eax, eip, eflags, esp, es, ds = \
-            self.machine.read_frame_and_segments()
-        tf = self.envs[idx].env_tf
-        r = tf.tf_regs
-        r.reg_edi, r.reg_esi, r.reg_ebp, r.reg_ebx = edi, esi, ebp, ebx
-        r.reg_edx, r.reg_ecx, r.reg_eax = edx, ecx, eax
-        tf.tf_eip, tf.tf_eflags, tf.tf_esp = eip, eflags, esp
-        tf.tf_es, tf.tf_ds = es, ds
-        self._cpu_segs = (es, ds)
+        self._frames[idx].save()
+        self._cpu_segs = _SEGS.unpack_from(self.pmap.mem.buf, self._tf_pa[idx] + 32)
 
     def load_frame(self, idx: int) -> None:
         """Load env idx's env_tf into the CPU registers (not segments)."""
-        tf = self.envs[idx].env_tf
-        r = tf.tf_regs
-        self.machine.write_frame((r.reg_edi, r.reg_esi, r.reg_ebp, r.reg_ebx, r.reg_edx,
-                                  r.reg_ecx, r.reg_eax, tf.tf_eip, tf.tf_eflags, tf.tf_esp))
+        self._frames[idx].load()
 
     def env_run(self, idx: int, in_hook: bool) -> None:
         """Make env idx the running env and load its state into the CPU."""
@@ -175,7 +170,7 @@ class Kernel:
         self.pmap.switch_pgdir(self.envtab.pgdir(idx))
         self.load_frame(idx)
         tf = e.env_tf
-        if (tf.tf_es, tf.tf_ds) != self._cpu_segs:
+        if _SEGS.unpack_from(self.pmap.mem.buf, self._tf_pa[idx] + 32) != self._cpu_segs:
             if in_hook:
                 self.machine.set_data_segments(tf.tf_es, tf.tf_ds)
                 self._cpu_segs = (tf.tf_es, tf.tf_ds)
@@ -254,7 +249,12 @@ class Kernel:
 
     # --- the run loop ----------------------------------------------------------------
     def run(self) -> RunResult:
-        """Run until no env is left, the monitor quits, or a limit is hit."""
+        """Run until no env is left, the monitor quits, or a limit is hit.
+
+        --max-insns is checked at each timer interrupt: a slice of `quantum`
+        units ran at least `quantum` instructions (a basic block holds one or
+        more), so the run stops once at least max_insns instructions ran.
+        """
         slices = 0
         quantum = self.config.quantum
         max_slices = -(-self.config.max_insns // quantum) if self.config.max_insns else 0
@@ -267,10 +267,14 @@ class Kernel:
             self.env_run(idx, in_hook=False)
             self.pmap.flush_tlb_if_stale()
             try:
-                self.machine.run(self.machine.eip(), quantum)
+                expired = self.machine.run_slice(self.machine.eip(), quantum)
             except Exception as exc:  # Unicorn refused to go on: the kernel's fault
                 self.panic(f"CPU stopped: {exc}", exc)
+                break
             if self.stop_reason is not None:
+                break
+            if not expired:
+                self.panic("the CPU stopped with no reason (no timer, no kernel stop)")
                 break
             slices += 1
             self.stats.bump("traps.timer")
@@ -281,7 +285,8 @@ class Kernel:
                 self._resume_pending = None
                 self.envtab.set_status(cur, EnvStatus.ENV_RUNNABLE)
             if max_slices and slices >= max_slices:
-                self.halt("max-insns", f"stopped after {slices * quantum} instructions (--max-insns)")
+                self.halt("max-insns", f"--max-insns {self.config.max_insns} reached: stopped after "
+                                       f"{slices} time slices of {quantum} {self.machine.timer_unit}")
                 break
         if self.stop_reason == "idle":
             self.cprintf("No runnable environments in the system!\n")
@@ -306,5 +311,4 @@ def _stdin_getc() -> int:
     return data[0] if data else 0
 
 
-__all__ = ["Kernel", "KernelConfig", "KernelPanic", "RunResult", "ElfError", "LoadError",
-           "FRAME_REGS", "GD_UD", "KERNBASE"]
+__all__ = ["Kernel", "KernelConfig", "RunResult", "ElfError", "LoadError"]

@@ -51,6 +51,7 @@ GDT_OFF = 0x000
 STUB_OFF = 0x100
 BOOT_PAGE = 0
 _T_ILLOP = 6
+_MAX_RESTARTS = 4
 _T_SYSCALL = 48
 
 
@@ -103,7 +104,6 @@ FRAME_REGS = (
     x86.UC_X86_REG_EFLAGS,
     x86.UC_X86_REG_ESP,
 )
-DATA_SEGMENT_REGS = (x86.UC_X86_REG_ES, x86.UC_X86_REG_DS)
 # System-call argument registers, in JOS order: eax, edx, ecx, ebx, edi, esi.
 SYSCALL_REGS = (
     x86.UC_X86_REG_EAX,
@@ -143,8 +143,8 @@ _uc_context_restore = _raw("uc_context_restore", _VP, _VP)
 class _RegBatch:
     """Preallocated buffers for one raw ``uc_reg_{read,write}_batch`` call.
 
-    Slots are 32 bits; a segment register fills only the low 16 bits of its
-    slot, so a batch that reads one must never write a wider value there.
+    Slots are 32 bits: only for registers Unicorn stores as 32 bits (a
+    segment register fills only the low half of its slot).
     """
 
     def __init__(self, uch: int, regs: tuple[int, ...]) -> None:
@@ -167,6 +167,54 @@ class _RegBatch:
         """Write the registers from values, in the batch's order."""
         self._vals[:] = values
         _uc_reg_write_batch(self._uch, self._ids_addr, self._ptrs_addr, self._n)
+
+
+class FrameSlots:
+    """Register batches that read and write a Trapframe in guest memory.
+
+    Unicorn's batch calls take one destination pointer per register; here
+    they point straight into a JOS ``struct Trapframe`` (by host address), so
+    saving or loading an env's registers is one call and no Python work.
+    es and ds are only read: a segment load is valid inside a trap hook only.
+    """
+
+    # (register, byte offset in struct Trapframe)
+    SAVE = ((x86.UC_X86_REG_EDI, 0), (x86.UC_X86_REG_ESI, 4), (x86.UC_X86_REG_EBP, 8),
+            (x86.UC_X86_REG_EBX, 16), (x86.UC_X86_REG_EDX, 20), (x86.UC_X86_REG_ECX, 24),
+            (x86.UC_X86_REG_EAX, 28), (x86.UC_X86_REG_ES, 32), (x86.UC_X86_REG_DS, 36),
+            (x86.UC_X86_REG_EIP, 48), (x86.UC_X86_REG_EFLAGS, 56), (x86.UC_X86_REG_ESP, 60))
+    LOAD = tuple(p for p in SAVE if p[0] not in (x86.UC_X86_REG_ES, x86.UC_X86_REG_DS))
+
+    def __init__(self, uch: int, tf_host_addr: int) -> None:
+        self._uch = uch
+        self._keep = []
+        self._save = self._arrays(self.SAVE, tf_host_addr)
+        self._load = self._arrays(self.LOAD, tf_host_addr)
+
+    def _arrays(self, spec: tuple[tuple[int, int], ...], base: int) -> tuple[int, int, int]:
+        ids = (ctypes.c_int * len(spec))(*(r for r, _ in spec))
+        ptrs = (ctypes.c_void_p * len(spec))(*(base + off for _, off in spec))
+        self._keep += [ids, ptrs]
+        return ctypes.addressof(ids), ctypes.addressof(ptrs), len(spec)
+
+    def save(self) -> None:
+        """CPU registers -> the Trapframe."""
+        ids, ptrs, n = self._save
+        if _uc_reg_read_batch(self._uch, ids, ptrs, n):
+            raise MachineError("uc_reg_read_batch failed")
+
+    def load(self) -> None:
+        """The Trapframe -> CPU registers (not segments)."""
+        ids, ptrs, n = self._load
+        if _uc_reg_write_batch(self._uch, ids, ptrs, n):
+            raise MachineError("uc_reg_write_batch failed")
+
+
+class _Budget(ctypes.Structure):
+    """struct pyjos_budget of host/preempt.c."""
+
+    _fields_ = [("left", ctypes.c_int64), ("blocks", ctypes.c_int64),
+                ("expired", ctypes.c_int64), ("stop", ctypes.c_void_p)]
 
 
 class PhysMem:
@@ -222,9 +270,6 @@ class Machine:
         self._handle = self.uc._uch  # for the binding's own prototypes
         uch = self._uch = ctypes.cast(self._handle, ctypes.c_void_p).value
         self._frame = _RegBatch(uch, FRAME_REGS)
-        # es and ds ride along when reading: their slots only ever receive
-        # Unicorn's 16-bit writes, so the upper halves stay zero.
-        self._frame_segs = _RegBatch(uch, FRAME_REGS + DATA_SEGMENT_REGS)
         self._sysargs = _RegBatch(uch, SYSCALL_REGS)
         self._one = ctypes.c_uint64()
         self._one_addr = ctypes.addressof(self._one)
@@ -232,7 +277,9 @@ class Machine:
         self._ctx_ptr = ctypes.cast(self._ctx.context, ctypes.c_void_p).value
         self._ctx_size = self._ctx.size
         self.on_trap: TrapHook = self._unexpected_trap
-        self.instructions_budget_hit = False
+        self.timer_unit = "instructions"
+        self.stopped = False
+        self.restarts = 0  # silent triple-fault stops resumed by run_slice
         self.on_syscall: Callable[[], None] = self._unexpected_syscall
         self._hooks = [self._raw_hook(ucc.UC_HOOK_INTR, _INTR_CB(self._hook_intr)),
                        self._raw_hook(ucc.UC_HOOK_INSN_INVALID, _INVALID_CB(self._hook_invalid))]
@@ -271,12 +318,71 @@ class Machine:
         self.run(KERNBASE + BOOT_PAGE + STUB_OFF, count)
 
     # --- running --------------------------------------------------------------
+    def install_timer(self, helper: str | None) -> None:
+        """Preempt by basic blocks with the native hook in `helper` (a shared
+        object built from host/preempt.c); with None, fall back to Unicorn's
+        instruction count (deterministic too, but 17-21x slower on loops)."""
+        if helper is None:
+            self.timer_unit = "instructions"
+            return
+        lib = ctypes.CDLL(helper)
+        self._timer_lib = lib
+        self._budget = _Budget()
+        self._budget.stop = ctypes.cast(uclib.uc_emu_stop, ctypes.c_void_p).value
+        handle = ctypes.c_size_t()
+        status = uclib.uc_hook_add(self._handle, ctypes.byref(handle), ucc.UC_HOOK_BLOCK,
+                                   ctypes.cast(lib.pyjos_block_hook, ctypes.c_void_p),
+                                   ctypes.c_void_p(ctypes.addressof(self._budget)),
+                                   ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if status:
+            raise MachineError(f"cannot install the block timer: {UcError(status)}")
+        self.timer_unit = "blocks"
+
     def run(self, eip: int, count: int = 0) -> None:
         """Run from eip until the kernel stops the CPU or `count` insns ran."""
         self.uc.emu_start(eip, 0, 0, count)
 
+    def run_slice(self, eip: int, quantum: int) -> bool:
+        """Run one time slice of `quantum` timer units from eip.
+
+        Returns True if the slice ran out (a timer interrupt), False if the
+        kernel stopped the CPU.  With the block hook installed, Unicorn leaves
+        QEMU's old_exception at 8 (double fault) after an ``int $0x30``
+        (measured on 2.1.4; not with count=), so the next page fault becomes a
+        triple fault that silently ends emu_start with EIP still at the
+        faulting instruction.  That stop is neither ours nor the timer's:
+        clear old_exception and resume at the same instruction with the rest
+        of the budget (``restarts`` counts them; about 3 us each).
+        """
+        self.stopped = False
+        if self.timer_unit == "instructions":
+            self.uc.emu_start(eip, 0, 0, quantum)
+            return not self.stopped
+        budget = self._budget
+        budget.left = quantum
+        budget.expired = 0
+        stuck = 0
+        while True:
+            self.uc.emu_start(eip, 0, 0, 0)
+            if budget.expired or self.stopped:
+                return bool(budget.expired)
+            resume = self.eip()
+            stuck = stuck + 1 if resume == eip else 0
+            if stuck > _MAX_RESTARTS:
+                raise MachineError(f"the CPU keeps stopping at {resume:#010x} for no reason")
+            self.restarts += 1
+            self._clear_old_exception()
+            eip = resume
+
+    def _clear_old_exception(self) -> None:
+        """Forget a pending fault (outside emulation or inside a hook)."""
+        _uc_context_save(self._uch, self._ctx_ptr)
+        self._ctx_field(CTX_OLD_EXCEPTION_FROM_END).value = -1
+        _uc_context_restore(self._uch, self._ctx_ptr)
+
     def stop(self) -> None:
         """Ask the CPU to stop after the current hook returns."""
+        self.stopped = True
         self.uc.emu_stop()
 
     def _raw_hook(self, kind: int, callback: ctypes._CFuncPtr) -> tuple[int, object]:
@@ -357,13 +463,14 @@ class Machine:
             )
 
     # --- registers -----------------------------------------------------------
+    def frame_slots(self, tf_pa: int) -> FrameSlots:
+        """Register batches bound to the Trapframe at physical address tf_pa."""
+        return FrameSlots(self._uch, self.mem.address + tf_pa)
+
     def read_frame(self) -> list[int]:
         """edi esi ebp ebx edx ecx eax eip eflags esp."""
         return self._frame.read()
 
-    def read_frame_and_segments(self) -> list[int]:
-        """edi esi ebp ebx edx ecx eax eip eflags esp es ds, in one call."""
-        return self._frame_segs.read()
 
     def write_frame(self, values: list[int] | tuple[int, ...]) -> None:
         self._frame.write(values)

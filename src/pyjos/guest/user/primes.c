@@ -1,4 +1,4 @@
-// concurrent prime sieve, one forked filter environment per prime
+// concurrent prime sieve, one forked filter environment per prime (optional argv[1]: last number fed)
 #include <inc/lib.h>
 
 /*
@@ -31,14 +31,17 @@ void
 umain(int argc, char **argv)
 {
 	envid_t id;
-	int i;
+	int i, limit = argc > 1 ? strtol(argv[1], 0, 10) : 0;
 
 	if ((id = fork()) < 0)
 		panic("fork: %e", id);
 	if (id == 0)
 		primeproc();
 
-	/* Feed the integers from 2 up into the first stage. */
-	for (i = 2; ; i++)
+	/* Feed the integers from 2 up (to limit, if given) into the first stage. */
+	for (i = 2; limit <= 0 || i <= limit; i++)
 		ipc_send(id, i, 0, 0);
+	/* Done feeding: wait like the filters, so env ids stay as in a full run. */
+	for (;;)
+		ipc_recv(0, 0, 0);
 }
