@@ -118,6 +118,32 @@ def bench_fault(iterations: int, repeat: int) -> dict[str, object]:
             "us_per_fault": round(best, 3), **environment()}
 
 
+# Real JOS under QEMU on this machine class, program phase only (ABI.md, issues).
+JOS_REFERENCE_MS = {"pingpong": (11, 17), "stresssched": (440, 540), "primes_1877": (1500, 2100),
+                    "forktree": (40, 63)}
+PROGRAM_RUNS = {"pingpong": (["pingpong"], []), "stresssched": (["stresssched"], []),
+                "primes_1877": (["primes"], ["1877"]), "forktree": (["forktree"], [])}
+
+
+def bench_ipc(messages: int, repeat: int) -> dict[str, object]:
+    """One IPC message between two envs (send, receive, switch), in us."""
+    us = per_iteration_us(["ipcloop"], messages, repeat, 1)
+    return {"benchmark": "ipc", "messages": messages, "repeat": repeat,
+            "us_per_message": round(us, 3), **environment()}
+
+
+def bench_programs(repeat: int) -> dict[str, object]:
+    """Wall time of whole programs (the run phase, boot and load excluded)."""
+    out: dict[str, object] = {"benchmark": "programs", "repeat": repeat}
+    for key, (programs, args) in PROGRAM_RUNS.items():
+        ms = min(time_run(programs, args) for _ in range(repeat)) * 1e3
+        low, high = JOS_REFERENCE_MS[key]
+        out[key] = {"ms": round(ms, 3), "reference_jos_qemu_ms": [low, high],
+                    "ratio_to_reference_low": round(ms / low, 3)}
+    out.update(environment())
+    return out
+
+
 def bench_syscall(iterations: int, repeat: int) -> dict[str, object]:
     """sys_getenvid round trip and yield-and-switch between two envs."""
     us_syscall = per_iteration_us(["syscallloop"], iterations, repeat, 1)

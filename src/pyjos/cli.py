@@ -92,10 +92,12 @@ def make_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure the kernel",
                            description="Benchmarks; figures are wall-clock on this machine.")
-    bench.add_argument("what", choices=["syscall", "fault", "fork"], help="which benchmark")
+    bench.add_argument("what", choices=["syscall", "fault", "fork", "ipc", "programs"],
+                       help="which benchmark")
     bench.add_argument("--json", action="store_true", help="print results as JSON")
     bench.add_argument("--iterations", type=_positive, default=None, metavar="N",
-                       help="calls (syscall, default 200000) or faults (fault, default 8192)")
+                       help="calls (syscall, default 200000), faults (fault, default 8192) "
+                            "or messages (ipc, default 20000)")
     bench.add_argument("--repeat", type=_positive, default=3, metavar="R",
                        help="measurements; syscall/fault report the minimum, fork the "
                             "median and minimum (default 3)")
@@ -165,6 +167,10 @@ def cmd_bench(ns: argparse.Namespace) -> int:
         result = bench.bench_syscall(ns.iterations or 200_000, ns.repeat)
     elif ns.what == "fault":
         result = bench.bench_fault(ns.iterations or 8192, ns.repeat)
+    elif ns.what == "ipc":
+        result = bench.bench_ipc(ns.iterations or 20_000, ns.repeat)
+    elif ns.what == "programs":
+        result = bench.bench_programs(ns.repeat)
     else:
         if not ns.json:
             print(f"# pyjos bench fork: strategies {','.join(ns.strategy)}, pages "

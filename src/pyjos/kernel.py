@@ -38,7 +38,8 @@ DEFAULT_QUANTUM = 10_000  # timer units (basic blocks with the native timer)
 # allows inside a trap hook (see resume()).
 TRAMPOLINE_VA = UENVS + 0x20000
 TRAMPOLINE_CODE = b"\xcd\x30"
-_SEGS = struct.Struct("<HxxH")  # tf_es, tf_ds at offset 32 of struct Trapframe
+_SEGS = struct.Struct("<HxxH")
+_RUNNING = EnvStatus.ENV_RUNNING  # tf_es, tf_ds at offset 32 of struct Trapframe
 
 
 @dataclass
@@ -156,24 +157,25 @@ class Kernel:
 
     def env_run(self, idx: int, in_hook: bool) -> None:
         """Make env idx the running env and load its state into the CPU."""
+        envtab = self.envtab
         envs = self.envs
-        cur = self.envtab.curenv
-        if cur is not None and cur != idx and envs[cur].env_status == EnvStatus.ENV_RUNNING:
-            self.envtab.set_status(cur, EnvStatus.ENV_RUNNABLE)
+        cur = envtab.curenv
         if cur != idx:
+            if cur is not None and envs[cur].env_status == _RUNNING:
+                envtab.set_status(cur, EnvStatus.ENV_RUNNABLE)
+            envtab.curenv = idx
             self.stats.bump("env_switches")
-        self.envtab.curenv = idx
         e = envs[idx]
-        self.envtab.set_status(idx, EnvStatus.ENV_RUNNING)
+        envtab.set_status(idx, EnvStatus.ENV_RUNNING)
         e.env_runs += 1
-        self.stats.owner = e.env_id
-        self.pmap.switch_pgdir(self.envtab.pgdir(idx))
-        self.load_frame(idx)
-        tf = e.env_tf
-        if _SEGS.unpack_from(self.pmap.mem.buf, self._tf_pa[idx] + 32) != self._cpu_segs:
+        self.stats.set_owner(e.env_id)
+        self.pmap.switch_pgdir(e.env_pgdir - KERNBASE)
+        self._frames[idx].load()
+        segs = _SEGS.unpack_from(self.pmap.mem.buf, self._tf_pa[idx] + 32)
+        if segs != self._cpu_segs:
             if in_hook:
-                self.machine.set_data_segments(tf.tf_es, tf.tf_ds)
-                self._cpu_segs = (tf.tf_es, tf.tf_ds)
+                self.machine.set_data_segments(*segs)
+                self._cpu_segs = segs
             else:
                 self._resume_pending = idx
                 self.machine.set_eip(TRAMPOLINE_VA)

@@ -186,9 +186,13 @@ class Pmap:
         pte_pa = self.pgdir_walk(pgdir, va, create=True)
         if pte_pa is None:
             return -E_NO_MEM
-        old = _U32.unpack_from(self.mem.buf, pte_pa)[0]
+        buf = self.mem.buf
+        old = _U32.unpack_from(buf, pte_pa)[0]
         if old & PTE_P and old >> PGSHIFT == ppn:  # same page, new permissions
-            self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
+            _U32.pack_into(buf, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
+            self.stats.bump("pte_writes")
+            if pgdir == self.current_pgdir:
+                self.tlb_stale = True
             return 0
         self.pages[ppn].pp_ref += 1
         if old & PTE_P:

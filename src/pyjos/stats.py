@@ -40,11 +40,12 @@ class Stats:
         """The env id that events are charged to (0: the kernel itself)."""
         return self._owner
 
-    @owner.setter
-    def owner(self, envid: int) -> None:
+    def set_owner(self, envid: int) -> None:
+        """Charge the following events to env envid."""
         if envid != self._owner:
             self._owner = envid
-            self._mine = self._counts_of(envid)
+            counts = self.per_env.get(envid)
+            self._mine = counts if counts is not None else self._counts_of(envid)
 
     def bump(self, name: str, n: int = 1) -> None:
         """Count n events of kind name for the owner."""

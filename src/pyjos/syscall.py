@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .abi import (
-    E_INVAL, E_IPC_NOT_RECV, E_NO_MEM, PGSHIFT, PGSIZE, PTE_P, PTE_SYSCALL,
+    E_INVAL, E_IPC_NOT_RECV, E_NO_MEM, KERNBASE, PGSHIFT, PGSIZE, PTE_P, PTE_SYSCALL,
     PTE_U, PTE_W, UTOP, EnvStatus, Sys,
 )
 from . import trap
@@ -108,6 +108,9 @@ def sys_env_set_pgfault_upcall(k: Kernel, envid: int, func: int) -> int:
     return 0
 
 
+_PERM_REQUIRED = PTE_U | PTE_P
+
+
 def _bad_va(va: int) -> bool:
     return va >= UTOP or va % PGSIZE != 0
 
@@ -145,12 +148,14 @@ def sys_page_map(k: Kernel, srcenvid: int, srcva: int, dstenvid: int, dstva: int
     r, dst = envtab.envid2env(dstenvid, True)
     if r < 0:
         return r
-    if _bad_va(srcva) or _bad_va(dstva) or _bad_perm(perm):
+    if (srcva >= UTOP or srcva & 0xFFF or dstva >= UTOP or dstva & 0xFFF
+            or perm & _PERM_REQUIRED != _PERM_REQUIRED or perm & ~PTE_SYSCALL):
         return -E_INVAL
-    pte = k.pmap.pte(envtab.pgdir(src), srcva)
+    envs = envtab.envs
+    pte = k.pmap.pte(envs[src].env_pgdir - KERNBASE, srcva)
     if not pte & PTE_P or (perm & PTE_W and not pte & PTE_W):
         return -E_INVAL
-    return k.pmap.page_insert(envtab.pgdir(dst), pte >> PGSHIFT, dstva, perm)
+    return k.pmap.page_insert(envs[dst].env_pgdir - KERNBASE, pte >> PGSHIFT, dstva, perm)
 
 
 def sys_page_unmap(k: Kernel, envid: int, va: int) -> int:
