@@ -68,7 +68,7 @@ def _per(counts: dict[str, int], base: dict[str, int], prefix: str, n: int) -> f
     return total / n
 
 
-FORK_STRATEGIES = ("cow",)
+FORK_STRATEGIES = ("cow", "sfork")
 
 
 def bench_fork(strategy: str, pages: int, forks: int, repeat: int) -> dict[str, object]:
@@ -83,8 +83,8 @@ def bench_fork(strategy: str, pages: int, forks: int, repeat: int) -> dict[str, 
     config = KernelConfig(mem=mem)
     samples = []
     for _ in range(repeat):
-        t0, base = _counted_run(["forkbench"], [str(pages), "0"], config)
-        t1, counts = _counted_run(["forkbench"], [str(pages), str(forks)], config)
+        t0, base = _counted_run(["forkbench"], [str(pages), "0", strategy], config)
+        t1, counts = _counted_run(["forkbench"], [str(pages), str(forks), strategy], config)
         samples.append((t1 - t0) / forks * 1e3)
     samples.sort()
     return {

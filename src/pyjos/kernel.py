@@ -98,7 +98,9 @@ class Kernel:
         self.machine.set_cr3(self.pmap.kern_pgdir)
         self.machine.on_trap = self.on_trap
         self.machine.on_syscall = self.on_syscall
-        self._cpu_segs = (GD_UD | 3, GD_UD | 3)  # es, ds as the entry stub left them
+        # es, ds as last seen in the CPU (after a save_frame, or read when the
+        # running env died); env_run reloads them when the next env differs.
+        self._cpu_segs = (GD_UD | 3, GD_UD | 3)
         self.baseline_free = self.pmap.nfree
         self.stats.reset()
 
@@ -189,9 +191,11 @@ class Kernel:
         self.resched = False
         cur = self.envtab.curenv  # None if the env just destroyed itself
         if cur is not None:
-            self.save_frame(cur)
+            self.save_frame(cur)  # also records the CPU's es/ds
             if eax is not None:
                 self.envs[cur].env_tf.tf_regs.reg_eax = eax & 0xFFFFFFFF
+        else:
+            self._cpu_segs = self.machine.data_segments()  # the dead env may have changed them
         nxt = sched.sched_pick(self)
         if nxt is None:
             self.envtab.curenv = None

@@ -463,6 +463,10 @@ class Machine:
             )
 
     # --- registers -----------------------------------------------------------
+    def data_segments(self) -> tuple[int, int]:
+        """The es and ds selectors now in the CPU."""
+        return self.reg_read(x86.UC_X86_REG_ES) & 0xFFFF, self.reg_read(x86.UC_X86_REG_DS) & 0xFFFF
+
     def frame_slots(self, tf_pa: int) -> FrameSlots:
         """Register batches bound to the Trapframe at physical address tf_pa."""
         return FrameSlots(self._uch, self.mem.address + tf_pa)

@@ -1,4 +1,4 @@
-// benchmark: map N extra pages (argv[1]), then fork F times (argv[2]); each child exits at once
+// benchmark: map N extra pages (argv[1]), fork F times (argv[2]) with strategy argv[3] (cow, sfork); each child exits at once
 #include <inc/lib.h>
 
 #define BENCH_BASE 0x10000000
@@ -30,17 +30,23 @@ umain(int argc, char **argv)
 {
 	int npages = argc > 1 ? strtol(argv[1], 0, 10) : 0;
 	int nforks = argc > 2 ? strtol(argv[2], 0, 10) : 1;
+	const char *strategy = argc > 3 ? argv[3] : "cow";
+	envid_t (*forker)(void) = fork;
 	int i;
 	envid_t id;
 
+	if (strcmp(strategy, "sfork") == 0)
+		forker = sfork;
+	else if (strcmp(strategy, "cow") != 0)
+		panic("forkbench: unknown strategy %s", strategy);
 	map_pages(npages);
 	for (i = 0; i < nforks; i++) {
-		if ((id = fork()) < 0)
-			panic("forkbench: fork: %e", id);
+		if ((id = forker()) < 0)
+			panic("forkbench: %s: %e", strategy, id);
 		if (id == 0)
 			exit();
 		else
 			wait_exit(id);
 	}
-	cprintf("forkbench: %d pages, %d forks\n", npages, nforks);
+	cprintf("forkbench: %d pages, %d forks (%s)\n", npages, nforks, strategy);
 }

@@ -1,0 +1,257 @@
+"""The `pyjos` command line, run as a subprocess: exit codes, messages, output files."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyjos import __version__, cli, syscall
+from pyjos.elf import ElfError
+from pyjos.kernel import Kernel, KernelConfig
+
+HELLO_LINES = [
+    "[00000000] new env 00001000",
+    "hello, world",
+    "i am environment 00001000",
+    "[00001000] exiting gracefully",
+    "[00001000] free env 00001000",
+    "No runnable environments in the system!",
+]
+
+FOREVER = """\
+#include <inc/lib.h>
+
+void
+umain(int argc, char **argv)
+{
+	cprintf("looping for ever\\n");
+	for (;;)
+		;
+}
+"""
+
+ARGS = """\
+#include <inc/lib.h>
+
+void
+umain(int argc, char **argv)
+{
+	int i;
+
+	cprintf("argc=%d\\n", argc);
+	for (i = 0; i < argc; i++)
+		cprintf("argv[%d]=%s\\n", i, argv[i]);
+}
+"""
+
+
+def pyjos(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `python -m pyjos ARGS` and capture its output (stdin is not a terminal)."""
+    return subprocess.run([sys.executable, "-m", "pyjos", *args], capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str]) -> None:
+    assert proc.stderr.startswith("pyjos: "), proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+
+
+def test_version():
+    proc = pyjos("--version")
+    assert proc.returncode == 0
+    assert re.fullmatch(rf"pyjos {re.escape(__version__)} \(unicorn [\d.]+\)\n", proc.stdout), proc.stdout
+
+
+def test_list_shows_programs_with_descriptions():
+    proc = pyjos("list")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    hello = [line for line in lines if line.split()[0] == "hello"]
+    assert len(hello) == 1 and re.fullmatch(r"hello\s+\S.*", hello[0]), proc.stdout
+    names = {line.split()[0] for line in lines}
+    assert {"faultread", "forktree", "primes", "spin", "pingpong"} <= names
+
+
+def test_run_hello():
+    proc = pyjos("run", "hello")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"# pyjos {__version__}"), lines[0]  # the settings are echoed first
+    assert re.search(r"quantum \d+", lines[0]) and "mem 128 MiB" in lines[0], lines[0]
+    assert lines[1:] == HELLO_LINES
+    assert proc.stderr == ""
+
+
+def test_run_quiet_two_programs():
+    proc = pyjos("run", "-q", "hello", "hello")
+    assert proc.returncode == 0, proc.stderr
+    assert not proc.stdout.startswith("#")
+    assert "i am environment 00001000" in proc.stdout
+    assert "i am environment 00001001" in proc.stdout
+
+
+def test_unknown_program():
+    proc = pyjos("run", "nosuchprogram")
+    assert proc.returncode == 1
+    assert_one_line_error(proc)
+    assert len(proc.stderr.splitlines()) == 1
+    assert "nosuchprogram" in proc.stderr
+
+
+def test_missing_c_file(tmp_path: Path):
+    proc = pyjos("run", str(tmp_path / "absent.c"))
+    assert proc.returncode == 1
+    assert_one_line_error(proc)
+    assert len(proc.stderr.splitlines()) == 1
+
+
+def test_not_a_c_file(tmp_path: Path):
+    path = tmp_path / "prog.txt"
+    path.write_text("int x;\n")
+    proc = pyjos("run", str(path))
+    assert proc.returncode == 1
+    assert_one_line_error(proc)
+
+
+def test_compile_error(tmp_path: Path):
+    path = tmp_path / "broken.c"
+    path.write_text('#include <inc/lib.h>\nvoid umain(int argc, char **argv) { this is not C; }\n')
+    proc = pyjos("run", "-q", str(path))
+    assert proc.returncode == 1
+    assert_one_line_error(proc)
+    assert "broken" in proc.stderr.splitlines()[0]
+    assert "error" in proc.stderr  # the compiler's own message follows
+    assert "broken.c:2" in proc.stderr
+
+
+def test_link_error(tmp_path: Path):
+    path = tmp_path / "nolink.c"
+    path.write_text('#include <inc/lib.h>\nvoid no_such_function(void);\n'
+                    'void umain(int argc, char **argv) { no_such_function(); }\n')
+    proc = pyjos("run", "-q", str(path))
+    assert proc.returncode == 1
+    assert_one_line_error(proc)
+    assert "no_such_function" in proc.stderr
+
+
+def test_user_program_with_args(tmp_path: Path):
+    path = tmp_path / "prog.c"
+    path.write_text(ARGS)
+    proc = pyjos("run", "-q", str(path), "--", "a", "b")
+    assert proc.returncode == 0, proc.stderr
+    assert "argc=3\nargv[0]=prog\nargv[1]=a\nargv[2]=b\n" in proc.stdout, proc.stdout
+
+
+def test_args_after_double_dash_are_not_flags(tmp_path: Path):
+    path = tmp_path / "prog.c"
+    path.write_text(ARGS)
+    proc = pyjos("run", "-q", str(path), "--", "--quantum", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert "argv[1]=--quantum\nargv[2]=0\n" in proc.stdout
+
+
+def test_malformed_elf_via_api():
+    out: list[str] = []
+    k = Kernel(KernelConfig(), out=out.append)
+    with pytest.raises(ElfError):
+        k.create_env_from_elf("x", b"garbage")
+    with pytest.raises(ElfError):
+        k.create_env_from_elf("x", b"\x7fELF" + bytes(60))
+    assert k.create_env("hello") == 0x1000  # nothing was allocated for the bad images
+    result = k.run()
+    assert result.reason == "idle"
+    assert "".join(out).splitlines() == HELLO_LINES
+    assert k.pmap.nfree == k.baseline_free
+
+
+def test_max_insns(tmp_path: Path):
+    path = tmp_path / "forever.c"
+    path.write_text(FOREVER)
+    proc = pyjos("run", "-q", "--max-insns", "100000", str(path))
+    assert proc.returncode == 4, proc.stderr
+    assert_one_line_error(proc)
+    assert "looping for ever" in proc.stdout
+    assert "No runnable environments" not in proc.stdout
+
+
+def test_max_insns_spinning_child(tmp_path: Path):
+    """spin's scenario without the kill: a forked child that never yields."""
+    path = tmp_path / "spinforever.c"
+    path.write_text('#include <inc/lib.h>\n'
+                    'void umain(int argc, char **argv) {\n'
+                    '\tif (fork() == 0) { cprintf("child spinning\\n"); for (;;) ; }\n'
+                    '\tcprintf("parent done\\n");\n'
+                    '}\n')
+    proc = pyjos("run", "-q", "--max-insns", "100000", "--quantum", "10000", str(path))
+    assert proc.returncode == 4, proc.stderr
+    assert "parent done" in proc.stdout
+    assert "[00001000] free env 00001000" in proc.stdout
+
+
+def test_stats():
+    proc = pyjos("run", "-q", "--stats", "hello")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "--- stats ---" in out
+    counters = dict(re.findall(r"^(\S+)\s+([\d,]+)$", out.split("--- stats ---")[1], re.M))
+    assert int(counters["syscalls.getenvid"].replace(",", "")) >= 1
+    assert int(counters["traps.syscall"].replace(",", "")) >= 3
+
+
+def test_stats_json(tmp_path: Path):
+    path = tmp_path / "stats.json"
+    proc = pyjos("run", "-q", "--stats-json", str(path), "hello")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(path.read_text())
+    assert set(data) >= {"total", "per_env"}
+    assert data["total"]["syscalls.getenvid"] > 0
+    assert "00001000" in data["per_env"]
+    assert data["per_env"]["00001000"]["syscalls.getenvid"] == data["total"]["syscalls.getenvid"]
+
+
+@pytest.mark.parametrize("flags", [
+    ["run", "--quantum", "0", "hello"],
+    ["run", "--quantum", "abc", "hello"],
+    ["run", "--mem", "1", "hello"],
+    ["run", "--mem", "100000", "hello"],
+    ["run", "--max-insns", "-5", "hello"],
+    ["run"],
+    ["frobnicate"],
+    [],
+    ["bench", "nosuchbench"],
+])
+def test_bad_usage(flags):
+    proc = pyjos(*flags)
+    assert proc.returncode == 2, proc.stderr
+    assert "usage:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bench_syscall_json():
+    proc = pyjos("bench", "syscall", "--json", "--iterations", "2000", "--repeat", "1")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert {"us_per_syscall", "us_per_switch"} <= set(data)
+    assert isinstance(data["us_per_syscall"], (int, float))
+    assert isinstance(data["us_per_switch"], (int, float))
+    assert data["iterations"] == 2000 and data["repeat"] == 1
+
+
+def test_kernel_panic_exit_code(monkeypatch, capsys):
+    """A Python exception in a syscall handler is a kernel panic: exit code 3."""
+    def boom(k):
+        raise RuntimeError("injected")
+
+    num = int(syscall.Sys.SYS_getenvid)
+    _fn, _nargs, key = syscall._DISPATCH[num]
+    monkeypatch.setitem(syscall._DISPATCH, num, (boom, 0, key))
+    assert cli.main(["run", "-q", "hello"]) == 3
+    captured = capsys.readouterr()
+    assert "kernel panic: kernel bug in a system call: RuntimeError: injected" in captured.out
+    assert captured.err.startswith("pyjos: kernel panic:")
+    assert len(captured.err.splitlines()) == 1
