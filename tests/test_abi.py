@@ -22,6 +22,7 @@ STRUCTS = {
     "UTrapframe": abi.UTrapframe,
     "Env": abi.Env,
     "PageInfo": abi.PageInfo,
+    "BatchCall": abi.BatchCall,
 }
 
 CONSTANTS = [
@@ -32,7 +33,7 @@ CONSTANTS = [
     "KERNBASE", "KSTACKTOP", "MMIOLIM", "MMIOBASE", "ULIM", "UVPT", "UPAGES", "UENVS",
     "UTOP", "UXSTACKTOP", "USTACKTOP", "UTEXT", "UTEMP", "PFTEMP", "USTABDATA",
     "GD_KT", "GD_KD", "GD_UT", "GD_UD", "GD_TSS0", "FL_IF",
-    "NENV", "LOG2NENV", "ENV_TYPE_USER", "NSYSCALLS",
+    "NENV", "LOG2NENV", "ENV_TYPE_USER", "NSYSCALLS", "BATCH_MAX", "BATCH_CONTINUE",
 ]
 ENUMS = [abi.Sys, abi.Err, abi.EnvStatus, abi.Trap]
 
@@ -68,6 +69,7 @@ def generate_program() -> str:
     """C source printing `<key> <hex value>` for every key of expected_values()."""
     lines = [
         "#include <inc/lib.h>",
+        "#include <inc/batch.h>",
         '#define C(x) cprintf("const %s %x\\n", #x, (uint32_t) (x))',
         '#define S(t) cprintf("sizeof %s %x\\n", #t, (uint32_t) sizeof(struct t))',
         '#define O(t, f) cprintf("offsetof %s.%s %x\\n", #t, #f, (uint32_t) offsetof(struct t, f))',
@@ -134,7 +136,9 @@ def test_abi_md_values():
     assert abi.PTE_SYSCALL == 0xE07 and abi.NENV == 1024
     assert (abi.Env.env_ipc_recving.offset, abi.Env.env_ipc_dstva.offset) == (104, 108)
     assert (abi.UTrapframe.utf_eip.offset, abi.Trapframe.tf_ss.offset) == (40, 64)
-    assert abi.Sys.SYS_ipc_recv == 12 and abi.NSYSCALLS == 13
+    # JOS's calls are 0..12; pyjos's own follow them (ABI.md: "new calls go after").
+    assert abi.Sys.SYS_ipc_recv == 12
+    assert (abi.Sys.SYS_batch, abi.Sys.SYS_fork, abi.NSYSCALLS) == (13, 14, 15)
     assert abi.Err.E_IPC_NOT_RECV == 7 and abi.Trap.T_SYSCALL == 48
 
 

@@ -180,9 +180,16 @@ class Sys(enum.IntEnum):
     SYS_yield = 10
     SYS_ipc_try_send = 11
     SYS_ipc_recv = 12
+    # pyjos's own calls, numbered after JOS's (inc/syscall.h, inc/batch.h)
+    SYS_batch = 13
+    SYS_fork = 14
 
 
-NSYSCALLS = 13
+NSYSCALLS = 15
+
+# sys_batch (see guest/inc/batch.h)
+BATCH_MAX = 4096  # calls in one batch
+BATCH_CONTINUE = 0x1  # flag: run the remaining calls after an error
 
 
 # --- Errors (returned negated) -----------------------------------------------
@@ -209,6 +216,15 @@ E_IPC_NOT_RECV = Err.E_IPC_NOT_RECV
 # --- Structures --------------------------------------------------------------
 class _GuestStruct(ctypes.LittleEndianStructure):
     _pack_ = 1
+
+
+class BatchCall(ctypes.LittleEndianStructure):
+    _pack_ = 1
+    _fields_ = [
+        ("bc_num", ctypes.c_uint32),
+        ("bc_args", ctypes.c_uint32 * 5),
+        ("bc_result", ctypes.c_int32),
+    ]
 
 
 class PushRegs(_GuestStruct):
@@ -288,3 +304,4 @@ assert ctypes.sizeof(Trapframe) == 68
 assert ctypes.sizeof(UTrapframe) == 52
 assert ctypes.sizeof(Env) == 124
 assert ctypes.sizeof(PageInfo) == 8
+assert ctypes.sizeof(BatchCall) == 28

@@ -173,6 +173,20 @@ def symbols(data: bytes) -> Symbols:
         return []
 
 
+def data_symbol(data: bytes, name: str) -> tuple[int, int] | None:
+    """(address, size) of the OBJECT symbol `name`, or None if there is none."""
+    try:
+        symtab = ELFFile(io.BytesIO(bytes(data))).get_section_by_name(".symtab")
+        if not isinstance(symtab, SymbolTableSection):
+            return None
+        for sym in symtab.get_symbol_by_name(name) or []:
+            if sym["st_info"]["type"] == "STT_OBJECT":
+                return sym["st_value"], sym["st_size"]
+    except Exception:  # pyelftools raises assorted exception types on malformed input
+        return None
+    return None
+
+
 def symbolize(syms: Symbols, addr: int) -> str:
     """Name `addr` as `name+0xoff` if it lies inside a symbol of `syms`, else as `0x%08x`.
 

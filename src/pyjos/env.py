@@ -179,6 +179,10 @@ class EnvTable:
                 self.pmap.page_free(ppn)
             raise LoadError("out of memory loading the program (try a larger --mem)")
 
+    def copy_to_user(self, idx: int, va: int, data: bytes) -> None:
+        """Write data at va in env idx's loaded image (before it runs)."""
+        self._copy_in(self.pgdir(idx), va, data)
+
     def _copy_in(self, pgdir: int, va: int, data: bytes) -> None:
         """Write data at user va through pgdir (the pages are mapped)."""
         mem = self.pmap.mem

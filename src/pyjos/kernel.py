@@ -24,13 +24,16 @@ from .abi import (
     ENV_TYPE_USER, GD_UD, KERNBASE, NENV, PGSIZE, PTE_P, PTE_U, UENVS, Env, EnvStatus,
 )
 from .build import build_host_library, build_program, resolve_program
-from .elf import ElfError, parse_elf, symbols
+from .elf import ElfError, data_symbol, parse_elf, symbols
 from .env import EnvTable, LoadError
 from .machine import Machine
 from .pmap import Pmap
 from .stats import Stats
 
 HOST_DIR = Path(__file__).parent / "host"
+# enum fork_strategy in guest/inc/lib.h, and the variable fork() reads.
+FORK_STRATEGIES = {"dumb": 0, "cow": 1, "batch": 2, "kernel": 3}
+FORK_SYMBOL = "pyjos_fork_strategy"
 DEFAULT_MEM = 128 * 1024 * 1024
 DEFAULT_QUANTUM = 10_000  # timer units (basic blocks with the native timer)
 # A user-readable page just past envs[] holding `int $0x30`: the run loop
@@ -49,6 +52,7 @@ class KernelConfig:
     mem: int = DEFAULT_MEM
     quantum: int = DEFAULT_QUANTUM
     max_insns: int = 0  # 0 = no limit; enforced in whole time slices (see run())
+    fork: str | None = None  # fork() strategy stored into each program (FORK_STRATEGIES)
     monitor_input: Iterable[str] | None = None  # lines for the monitor; None = no monitor
 
 
@@ -91,6 +95,8 @@ class Kernel:
         self._frames = [self.machine.frame_slots(pa) for pa in self._tf_pa]
         self.programs: dict[int, Program] = {}  # env index -> program it runs
         self.resched = False
+        self.fork_episodes: dict[int, tuple[int, int, int, float]] = {}  # see syscall.fork_begin
+        self.fork_seconds: list[float] = []  # wall time of each fork episode
         self.stop_reason: str | None = None
         self.stop_message = ""
         self._resume_pending: int | None = None
@@ -144,8 +150,22 @@ class Kernel:
             self.envtab.env_free(idx)
             raise
         self.envs[idx].env_type = ENV_TYPE_USER
+        if self.config.fork is not None:
+            self._set_fork_strategy(idx, data)
         self.programs[idx] = Program(name, data, symbols(data))
         return self.envs[idx].env_id
+
+    def _set_fork_strategy(self, idx: int, data: bytes) -> None:
+        """Store config.fork into the program's pyjos_fork_strategy variable
+        (lib/fork.c), which fork() reads; programs without fork() lack it."""
+        found = data_symbol(data, FORK_SYMBOL)
+        if found is None:
+            return
+        va, size = found
+        if size != 4:
+            raise LoadError(f"{FORK_SYMBOL} is {size} bytes, not an int")
+        value = struct.pack("<i", FORK_STRATEGIES[self.config.fork])
+        self.envtab.copy_to_user(idx, va, value)
 
     # --- registers of the running env ----------------------------------------------
     def save_frame(self, idx: int) -> None:

@@ -529,6 +529,10 @@ class Machine:
         if _uc_ctl(self._uch, _CTL_TLB_FLUSH):
             raise MachineError("uc_ctl(TLB_FLUSH) failed")
 
+    def invalidate_code(self, va: int, size: int) -> None:
+        """Drop translated blocks of [va, va+size) (a kernel mapping of the frame)."""
+        self.uc.ctl_remove_cache(va, va + size)
+
     def tb_flush(self) -> None:
         """Drop every translated block (after reusing a frame for new code)."""
         self.uc.ctl_flush_tb()

@@ -28,8 +28,9 @@ import ctypes
 import struct
 
 from .abi import (
-    E_NO_MEM, KERNBASE, PTE_COW, NENV, NPDENTRIES, PDX, PGSHIFT, PGSIZE, PTE_ADDR, PTE_P, PTE_U,
-    PTE_W, PTSIZE, PTX, ROUNDUP, UENVS, UPAGES, UTOP, UVPT, Env, PageInfo,
+    E_FAULT, E_NO_MEM, KERNBASE, NENV, NPDENTRIES, PDX, PGSHIFT, PGSIZE, PTE_ADDR, PTE_COW,
+    PTE_P, PTE_SYSCALL, PTE_U, PTE_W, PTSIZE, PTX, ROUNDUP, UENVS, UPAGES, UTOP, UVPT, Env,
+    PageInfo,
 )
 from .machine import Machine
 from .stats import Stats
@@ -224,6 +225,32 @@ class Pmap:
     def _drop(self, pgdir: int, pte_pa: int, old: int) -> None:
         self.write_pte(pgdir, pte_pa, 0)
         self.page_decref(old >> PGSHIFT)
+
+    def page_cow_break(self, pgdir: int, va: int) -> int:
+        """Make the copy-on-write page at va private and writable in pgdir.
+
+        Copies the page into a new frame, or, when no other mapping shares
+        the frame (pp_ref 1), just makes it writable.  Returns 0; -E_FAULT if
+        va holds no copy-on-write page; -E_NO_MEM if no page is free.
+        """
+        va = va & ~0xFFF
+        pte_pa = self.pgdir_walk(pgdir, va, create=False)
+        pte = _U32.unpack_from(self.mem.buf, pte_pa)[0] if pte_pa is not None else 0
+        if not (pte & PTE_P and pte & PTE_COW):
+            return -E_FAULT
+        perm = (pte & PTE_SYSCALL & ~PTE_COW) | PTE_W
+        ppn = pte >> PGSHIFT
+        if self.pages[ppn].pp_ref == 1:
+            self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm)
+            self.stats.bump("cow_reuses")
+            return 0
+        new = self.page_alloc(zero=False)
+        if new is None:
+            return -E_NO_MEM
+        self.mem.copy_page(new << PGSHIFT, ppn << PGSHIFT)
+        # Host-side writes do not invalidate translated code in the frame.
+        self.machine.invalidate_code(KERNBASE + (new << PGSHIFT), PGSIZE)
+        return self.page_insert(pgdir, new, va, perm)  # counts pages_copied
 
     def switch_pgdir(self, pgdir: int) -> None:
         """Load pgdir into CR3 (which also flushes the TLB)."""

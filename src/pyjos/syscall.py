@@ -11,11 +11,13 @@ each handler.
 from __future__ import annotations
 
 import inspect
+import struct
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .abi import (
-    E_INVAL, E_IPC_NOT_RECV, E_NO_MEM, KERNBASE, PGSHIFT, PGSIZE, PTE_P, PTE_SYSCALL,
+    BATCH_CONTINUE, BATCH_MAX, E_FAULT, NENV, PTE_COW, E_INVAL, E_IPC_NOT_RECV, E_NO_MEM, KERNBASE, PGSHIFT, PGSIZE, PTE_P, PTE_SYSCALL,
     PTE_U, PTE_W, UTOP, EnvStatus, Sys,
 )
 from . import trap
@@ -80,6 +82,7 @@ def sys_exofork(k: Kernel) -> int:
     c.env_tf.tf_regs.reg_eax = 0
     k.envtab.set_status(child, EnvStatus.ENV_NOT_RUNNABLE)
     k.programs[child] = k.programs.get(cur)
+    fork_begin(k, child)
     return c.env_id
 
 
@@ -96,6 +99,8 @@ def sys_env_set_status(k: Kernel, envid: int, status: int) -> int:
             k.resched = True
         return 0  # a running env is already runnable
     k.envtab.set_status(idx, EnvStatus(status))
+    if status == EnvStatus.ENV_RUNNABLE:
+        fork_end(k, idx)
     return 0
 
 
@@ -217,6 +222,121 @@ def sys_ipc_recv(k: Kernel, dstva: int) -> int:
     return 0
 
 
+# --- pyjos: batches --------------------------------------------------------------------
+_BATCH_CALL = struct.Struct("<6Ii")  # struct BatchCall: num, args[5], result
+_RESULT_OFF = 24
+# Calls that return twice, block or nest: refused inside a batch (inc/batch.h).
+_NOT_IN_BATCH = frozenset({Sys.SYS_exofork, Sys.SYS_fork, Sys.SYS_ipc_recv, Sys.SYS_batch})
+
+
+def sys_batch(k: Kernel, calls: int, ncalls: int, flags: int) -> int:
+    """Run ncalls struct BatchCall at calls in order (see inc/batch.h); return
+    how many ran.  -E_INVAL for a bad count, flags or alignment; -E_FAULT for
+    an unreadable array or a result slot that is neither writable nor
+    copy-on-write; -E_NO_MEM if a result's copy-on-write page cannot be
+    copied."""
+    ncalls = ncalls - (1 << 32) if ncalls & 0x80000000 else ncalls
+    if ncalls < 0 or ncalls > BATCH_MAX or flags & ~BATCH_CONTINUE or calls % 4:
+        return -E_INVAL
+    if ncalls == 0:
+        return 0
+    caller = k.envtab.curenv
+    size = ncalls * _BATCH_CALL.size
+    if trap.user_mem_check(k, caller, calls, size, PTE_U) is not None:
+        return -E_FAULT
+    pgdir = k.envtab.pgdir(caller)
+    for page in range(calls & ~0xFFF, calls + size, PGSIZE):
+        if not k.pmap.pte(pgdir, page) & (PTE_W | PTE_COW):
+            return -E_FAULT
+    data = trap.read_user(k, caller, calls, size)
+    ran = 0
+    for i in range(ncalls):
+        num, *args, _result = _BATCH_CALL.unpack_from(data, i * _BATCH_CALL.size)
+        ret = _batched_call(k, num, args)
+        ran += 1
+        if k.envtab.curenv != caller:  # the caller destroyed itself
+            return ran
+        r = _store_result(k, caller, calls + i * _BATCH_CALL.size + _RESULT_OFF, ret)
+        if r < 0:
+            return r
+        if ret < 0 and not flags & BATCH_CONTINUE:
+            break
+    return ran
+
+
+def _batched_call(k: Kernel, num: int, args: list[int]) -> int:
+    """One call of a batch, with the checks and counting it has alone."""
+    entry = _DISPATCH.get(num)
+    if entry is None or num in _NOT_IN_BATCH:
+        k.stats.bump("syscalls.unknown" if entry is None else entry[2])
+        return -E_INVAL
+    fn, nargs, key = entry
+    k.stats.bump(key)
+    ret = fn(k, *args[:nargs])
+    return ret - (1 << 32) if ret >= 1 << 31 else ret
+
+
+def _store_result(k: Kernel, idx: int, va: int, value: int) -> int:
+    """Store a 32-bit result at va, copying a copy-on-write page first."""
+    pgdir = k.envtab.pgdir(idx)
+    pte = k.pmap.pte(pgdir, va)
+    if not pte & PTE_W:
+        r = k.pmap.page_cow_break(pgdir, va)
+        if r < 0:
+            return r
+        pte = k.pmap.pte(pgdir, va)
+    k.pmap.mem.write32((pte & ~0xFFF) + (va & 0xFFF), value)
+    return 0
+
+
+def sys_fork(k: Kernel) -> int:
+    """Atomic in-kernel copy-on-write fork (kfork.py).  The child's id, or
+    -E_NO_FREE_ENV, -E_NO_MEM."""
+    from .kfork import kernel_fork
+
+    start = time.perf_counter()
+    envid = kernel_fork(k)
+    if envid > 0:
+        fork_begin(k, envid & (NENV - 1), start)
+        fork_end(k, envid & (NENV - 1))
+    return envid
+
+
+# --- fork episodes -----------------------------------------------------------------------
+# A fork, whatever the strategy, runs from the parent's sys_exofork (or
+# sys_fork) to the parent making that child RUNNABLE.  The kernel counts the
+# traps the parent makes in between (system calls and faults; not timer
+# interrupts, which the fork does not cause) and its system calls:
+# fork.calls, fork.traps, fork.syscalls (the trap that begins the fork
+# included).  Its wall time goes to Kernel.fork_seconds (not a count: times
+# differ from run to run).
+def _counts(k: Kernel) -> tuple[int, int]:
+    mine = k.stats.per_env.get(k.stats.owner, {})
+    traps = sum(v for key, v in mine.items() if key.startswith("traps.") and key != "traps.timer")
+    calls = sum(v for key, v in mine.items() if key.startswith("syscalls."))
+    return traps, calls
+
+
+def fork_begin(k: Kernel, child: int, start: float | None = None) -> None:
+    """The current env started making child at `start` (default: now); its
+    current trap and call are part of the fork."""
+    traps, calls = _counts(k)
+    when = time.perf_counter() if start is None else start
+    k.fork_episodes[child] = (k.envtab.cur_id(), traps - 1, calls - 1, when)
+
+
+def fork_end(k: Kernel, child: int) -> None:
+    """child became runnable: if its parent was making it, count the fork."""
+    begun = k.fork_episodes.pop(child, None)
+    if begun is None or begun[0] != k.envtab.cur_id():
+        return
+    k.fork_seconds.append(time.perf_counter() - begun[3])
+    traps, calls = _counts(k)
+    k.stats.bump("fork.calls")
+    k.stats.bump("fork.traps", traps - begun[1])
+    k.stats.bump("fork.syscalls", calls - begun[2])
+
+
 Handler = Callable[..., int]
 
 SYSCALLS: dict[Sys, Handler] = {
@@ -233,6 +353,8 @@ SYSCALLS: dict[Sys, Handler] = {
     Sys.SYS_yield: sys_yield,
     Sys.SYS_ipc_try_send: sys_ipc_try_send,
     Sys.SYS_ipc_recv: sys_ipc_recv,
+    Sys.SYS_batch: sys_batch,
+    Sys.SYS_fork: sys_fork,
 }
 
 # number -> (handler, number of arguments, counter key)

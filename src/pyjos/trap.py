@@ -57,6 +57,7 @@ def record_trap(k: Kernel, idx: int, trapno: int, err: int) -> None:
 def env_destroy(k: Kernel, idx: int) -> None:
     """Free env idx; if it was running, pick another env."""
     was_current = idx == k.envtab.curenv
+    k.fork_episodes.pop(idx, None)
     k.envtab.env_free(idx)
     k.programs.pop(idx, None)
     if was_current:

@@ -76,10 +76,33 @@ void	ipc_send(envid_t to_env, uint32_t value, void *pg, int perm);
 int32_t	ipc_recv(envid_t *from_env_store, void *pg, int *perm_store);
 envid_t	ipc_find_env(enum EnvType type);
 
+/* lib/syscall.c: pyjos's own calls */
+struct BatchCall;
+int	sys_batch(struct BatchCall *calls, int ncalls, int flags);
+envid_t	sys_fork(void);
+
 /* lib/fork.c */
 #define PTE_SHARE	0x400	/* fork shares the page instead of copying it */
 #define PTE_COW		0x800	/* fork shared the page copy-on-write */
 envid_t	fork(void);
 envid_t	sfork(void);
+
+/*
+ * What fork() does (pyjos).  The default is FORK_COW; `pyjos run --fork NAME`
+ * makes the loader store another value in pyjos_fork_strategy before the
+ * program starts.  Each strategy can also be called by name.
+ */
+enum fork_strategy {
+	FORK_DUMB = 0,		/* eager copy of every page */
+	FORK_COW = 1,		/* user-level copy-on-write, one call per page (JOS) */
+	FORK_BATCH = 2,		/* the same, sent in batches (inc/batch.h) */
+	FORK_KERNEL = 3,	/* sys_fork: the kernel does it in one trap */
+};
+extern int pyjos_fork_strategy;
+envid_t	fork_dumb(void);
+envid_t	fork_cow(void);
+envid_t	fork_batch(void);
+envid_t	fork_kernel(void);
+extern void (*_pgfault_handler)(struct UTrapframe *utf);
 
 #endif /* !JOS_INC_LIB_H */

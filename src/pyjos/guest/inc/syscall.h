@@ -16,6 +16,9 @@ enum {
 	SYS_yield,
 	SYS_ipc_try_send,
 	SYS_ipc_recv,
+	/* pyjos's own calls, after JOS's */
+	SYS_batch,		/* run many calls in one trap: inc/batch.h */
+	SYS_fork,		/* atomic in-kernel copy-on-write fork */
 	NSYSCALLS
 };
 

@@ -115,3 +115,21 @@ sys_ipc_recv(void *dstva)
 {
 	return syscall(SYS_ipc_recv, 1, (uint32_t) dstva, 0, 0, 0, 0);
 }
+
+/* Run ncalls calls in one trap; see inc/batch.h.  The number that ran,
+ * or -E_INVAL, -E_FAULT, -E_NO_MEM. */
+int
+sys_batch(struct BatchCall *calls, int ncalls, int flags)
+{
+	return syscall(SYS_batch, 0, (uint32_t) calls, ncalls, flags, 0, 0);
+}
+
+/* Atomic in-kernel copy-on-write fork: the child's id in the parent, 0 in
+ * the child.  (Unlike sys_exofork this may be a called function: the child
+ * starts from a copy-on-write snapshot of the stack taken in the trap.)
+ * -E_NO_FREE_ENV, -E_NO_MEM. */
+envid_t
+sys_fork(void)
+{
+	return syscall(SYS_fork, 0, 0, 0, 0, 0, 0);
+}

@@ -1,4 +1,4 @@
-// benchmark: map N extra pages (argv[1]), fork F times (argv[2]) with strategy argv[3] (cow, sfork); each child exits at once
+// benchmark: map N extra pages (argv[1]), fork F times (argv[2]) with strategy argv[3] (dumb, cow, batch, kernel, sfork); each child exits at once
 #include <inc/lib.h>
 
 #define BENCH_BASE 0x10000000
@@ -17,6 +17,21 @@ map_pages(int npages)
 	}
 }
 
+/* The fork function called name. */
+static envid_t (*by_name(const char *name))(void)
+{
+	static const struct { const char *name; envid_t (*fn)(void); } table[] = {
+		{ "dumb", fork_dumb }, { "cow", fork_cow }, { "batch", fork_batch },
+		{ "kernel", fork_kernel }, { "sfork", sfork },
+	};
+	unsigned i;
+
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (strcmp(name, table[i].name) == 0)
+			return table[i].fn;
+	panic("forkbench: unknown strategy %s", name);
+}
+
 /* Yield until env id is gone. */
 static void
 wait_exit(envid_t id)
@@ -31,14 +46,10 @@ umain(int argc, char **argv)
 	int npages = argc > 1 ? strtol(argv[1], 0, 10) : 0;
 	int nforks = argc > 2 ? strtol(argv[2], 0, 10) : 1;
 	const char *strategy = argc > 3 ? argv[3] : "cow";
-	envid_t (*forker)(void) = fork;
+	envid_t (*forker)(void) = by_name(strategy);
 	int i;
 	envid_t id;
 
-	if (strcmp(strategy, "sfork") == 0)
-		forker = sfork;
-	else if (strcmp(strategy, "cow") != 0)
-		panic("forkbench: unknown strategy %s", strategy);
 	map_pages(npages);
 	for (i = 0; i < nforks; i++) {
 		if ((id = forker()) < 0)

@@ -1,0 +1,100 @@
+"""sys_fork: an atomic copy-on-write fork done by the kernel in one trap.
+
+The child gets the parent's registers (eax = 0), its page-fault upcall, a
+fresh exception stack, copy-on-write mappings of every writable or
+copy-on-write page (the parent's are re-marked copy-on-write), the parent's
+read-only pages shared read-only and its PTE_SHARE pages shared as they are;
+then it is RUNNABLE.  These are the page rules of the user-level fork()
+(lib/fork.c), applied to whole page-table pages at a time with numpy.
+
+Atomicity: every page the fork can need (directory, one table per present
+user page table, exception stack, and a table for it) is counted first; if
+fewer are free, nothing is touched and the call returns -E_NO_MEM.  After
+that point nothing can fail.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .abi import (
+    E_NO_MEM, PDX, PGSHIFT, PGSIZE, PTE_COW, PTE_P, PTE_SHARE, PTE_SYSCALL, PTE_U, PTE_W,
+    PTX, UTOP, UXSTACKTOP, EnvStatus,
+)
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+XSTACK = UXSTACKTOP - PGSIZE
+_PU = PTE_P | PTE_U
+
+
+def kernel_fork(k: Kernel) -> int:
+    """Fork the current env; return the child's id or -E_NO_FREE_ENV/-E_NO_MEM."""
+    envtab, pmap = k.envtab, k.pmap
+    parent = envtab.curenv
+    ppgdir = envtab.pgdir(parent)
+    tables = np.flatnonzero(_u32(k, ppgdir, PDX(UTOP)) & PTE_P).tolist()
+    needed = 1 + len(tables) + 1 + (0 if PDX(XSTACK) in tables else 1)
+    if pmap.nfree < needed:
+        return -E_NO_MEM
+    r, child = envtab.env_alloc(envtab.cur_id())
+    if r < 0:
+        return r
+    k.save_frame(parent)
+    c = k.envs[child]
+    c.env_tf = k.envs[parent].env_tf
+    c.env_tf.tf_regs.reg_eax = 0
+    c.env_pgfault_upcall = k.envs[parent].env_pgfault_upcall
+    cpgdir = envtab.pgdir(child)
+    refs = _pp_refs(k)
+    for pdx in tables:
+        _fork_table(k, ppgdir, cpgdir, pdx, refs)
+    xstack = pmap.page_alloc()
+    pmap.page_insert(cpgdir, xstack, XSTACK, PTE_P | PTE_U | PTE_W)
+    envtab.set_status(child, EnvStatus.ENV_RUNNABLE)
+    k.programs[child] = k.programs.get(parent)
+    return c.env_id
+
+
+def _u32(k: Kernel, pa: int, count: int = 1024) -> np.ndarray:
+    """A writable uint32 view of guest physical memory."""
+    return np.frombuffer(k.pmap.mem.buf, dtype=np.uint32, count=count, offset=pa)
+
+
+def _pp_refs(k: Kernel) -> np.ndarray:
+    """pages[].pp_ref as a writable uint16 view (PageInfo: link u32, ref u16, pad u16)."""
+    pmap = k.pmap
+    return np.frombuffer(pmap.mem.buf, dtype=np.uint16, count=pmap.npages * 4,
+                         offset=pmap.pages_pa)[2::4]
+
+
+def _fork_table(k: Kernel, ppgdir: int, cpgdir: int, pdx: int, refs: np.ndarray) -> None:
+    """Give the child its copy of the parent's page table pdx and re-mark the
+    parent's writable pages copy-on-write."""
+    pmap = k.pmap
+    ptable = int(_u32(k, ppgdir + pdx * 4, 1)[0]) & ~0xFFF
+    pents = _u32(k, ptable)
+    present = (pents & _PU) == _PU
+    if pdx == PDX(XSTACK):
+        present[PTX(XSTACK)] = False  # the child gets a fresh exception stack
+    frames = pents & ~np.uint32(0xFFF)
+    perms = pents & np.uint32(PTE_SYSCALL)
+    share = present & ((perms & PTE_SHARE) != 0)
+    cow = present & ~share & ((perms & (PTE_W | PTE_COW)) != 0)
+    cperms = np.where(cow, (perms & ~np.uint32(PTE_W)) | PTE_COW, perms)
+    cents = np.where(present, frames | cperms, 0).astype(np.uint32)
+    ctable = pmap.page_alloc()
+    pmap.pages[ctable].pp_ref += 1
+    _u32(k, ctable << PGSHIFT)[:] = cents
+    _u32(k, cpgdir + pdx * 4, 1)[0] = (ctable << PGSHIFT) | PTE_P | PTE_W | PTE_U
+    np.add.at(refs, (frames[present] >> PGSHIFT).astype(np.intp), 1)
+    remark = cow & ((perms & PTE_W) != 0)
+    nremark = int(remark.sum())
+    if nremark:
+        pents[remark] = (pents[remark] & ~np.uint32(PTE_W)) | PTE_COW
+        if ppgdir == pmap.current_pgdir:
+            pmap.tlb_stale = True
+    k.stats.bump("pte_writes", int(present.sum()) + nremark)
