@@ -6,10 +6,15 @@ minimum over --repeat measurements is reported.
 from __future__ import annotations
 
 import platform
+import random
+import re
+import statistics
 import time
+from collections.abc import Callable
 
 from . import __version__
-from .kernel import Kernel, KernelConfig
+from .costmodel import EVENT_COUNTERS, CostModel, event_counts
+from .kernel import DEFAULT_MEM, Kernel, KernelConfig
 from .machine import UNICORN_VERSION
 
 
@@ -49,8 +54,11 @@ def environment() -> dict[str, str]:
 
 def _counted_run(programs: list[str], args: list[str],
                  config: KernelConfig) -> tuple[float, dict[str, int], list[float]]:
-    """(wall seconds of run(), global counters, fork episode seconds) for one boot."""
-    kernel = Kernel(config, out=_quiet)
+    """(wall seconds of run(), global counters, fork episode seconds) for one
+    boot.  A program's own count of pages copied at fork time (forkbench's
+    last line) is added to the counters as `eager_copies`."""
+    console: list[str] = []
+    kernel = Kernel(config, out=console.append)
     for program in programs:
         kernel.create_env(program, args)
     start = time.perf_counter()
@@ -58,7 +66,11 @@ def _counted_run(programs: list[str], args: list[str],
     elapsed = time.perf_counter() - start
     if result.reason != "idle":
         raise RuntimeError(f"benchmark run of {programs} ended with {result.reason}: {result.message}")
-    return elapsed, dict(kernel.stats.total), kernel.fork_seconds
+    counts = dict(kernel.stats.total)
+    copied = re.search(r"(\d+) pages copied at fork time", "".join(console))
+    if copied:
+        counts["eager_copies"] = int(copied.group(1))
+    return elapsed, counts, [seconds for _traps, _calls, seconds in kernel.fork_log]
 
 
 def _per(counts: dict[str, int], base: dict[str, int], prefix: str, n: int) -> float:
@@ -69,49 +81,129 @@ def _per(counts: dict[str, int], base: dict[str, int], prefix: str, n: int) -> f
 
 
 FORK_STRATEGIES = ("dumb", "cow", "batch", "kernel", "sfork")
+DEFAULT_FORK_PAGES = (0, 16, 64, 256, 1024, 4096)
+
+# Per-fork counter differences (run with F forks minus run with none) / F.
+# pages copied: copy-on-write copies (seen by the kernel) plus the copies the
+# library made at fork time (fork_dumb), which it reports itself.
+_CYCLE_KEYS = {
+    "faults_per_fork": "page_faults",
+    "upcalls_per_fork": "upcalls",
+    "pages_copied_per_fork": ("pages_copied", "eager_copies"),
+    "pages_allocated_per_fork": "pages_allocated",
+    "pte_writes_per_fork": "pte_writes",
+    "tlb_flushes_per_fork": "tlb_flushes",
+    "env_switches_per_fork": "env_switches",
+}
 
 
-def bench_fork(strategy: str, pages: int, forks: int, repeat: int) -> dict[str, object]:
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def bench_fork(strategy: str, pages: int, forks: int, repeat: int,
+               models: list[CostModel] | None = None, cow_faults: str = "user") -> dict[str, object]:
     """Cost of one fork of a process with `pages` extra mapped pages.
 
-    forkbench maps the pages, forks `forks` times and waits for each child to
-    exit.  traps_per_fork, syscalls_per_fork and ms_per_fork (median; _min
-    the fastest) are of the fork call itself: the kernel's fork episodes, from
-    sys_exofork or sys_fork until the child is made runnable.  The other
-    figures are differences from the same run with 0 forks, so they cover the
-    fork, the child's life (its faults, its exit) and the parent's
-    copy-on-write faults afterwards; ms_per_fork_cycle is that in wall time.
+    forkbench maps the pages and forks `forks` times; each child exits at
+    once.  traps_per_fork, syscalls_per_fork and ms_per_fork (median; _min
+    the fastest) are of the fork call itself: the kernel's fork episodes,
+    from sys_exofork or sys_fork until the child is made runnable.  The
+    *_per_fork counts below them are differences from the same run with 0
+    forks, divided by `forks`: the fork's whole cycle, with the child's life
+    (its faults, its exit) and the parent's copy-on-write faults afterwards
+    (trap/syscall totals of the cycle are *_per_cycle; ms_per_fork_cycle is
+    its wall time).  model_cycles prices the cycle's events under each
+    cost model (costmodel.py).
     """
-    mem = max(128, 32 + pages * 2 * 4 // 1024) * 1024 * 1024
-    config = KernelConfig(mem=mem)
-    cycles, calls_ms = [], []
+    mem = (64 + pages * (forks + 2) * 4 // 1024) * 1024 * 1024
+    config = KernelConfig(mem=max(mem, DEFAULT_MEM), cow_faults=cow_faults)
+    cycles, calls_ms, runs = [], [], []
     for _ in range(repeat):
         t0, base, _ = _counted_run(["forkbench"], [str(pages), "0", strategy], config)
         t1, counts, episodes = _counted_run(["forkbench"], [str(pages), str(forks), strategy], config)
         cycles.append((t1 - t0) / forks * 1e3)
-        calls_ms += [s * 1e3 for s in episodes]
-    cycles.sort()
-    calls_ms.sort()
-    calls = counts.get("fork.calls", 0) - base.get("fork.calls", 0)
-    if calls != forks:
-        raise RuntimeError(f"forkbench made {calls} forks, not {forks}")
-    return {
+        calls_ms += [sec * 1e3 for sec in episodes]
+        runs.append((base, counts))
+    base, counts = runs[0]
+    if any(r != runs[0] for r in runs):
+        raise RuntimeError(f"counts of {strategy} N={pages} differ between runs: not deterministic")
+    made = counts.get("fork.calls", 0) - base.get("fork.calls", 0)
+    if made != forks:
+        raise RuntimeError(f"forkbench made {made} forks, not {forks}")
+    row: dict[str, object] = {
         "strategy": strategy,
         "pages": pages,
         "forks": forks,
+        "cow_faults": cow_faults,
         "traps_per_fork": _per(counts, base, "fork.traps", forks),
         "syscalls_per_fork": _per(counts, base, "fork.syscalls", forks),
-        "traps_per_fork_and_child": (_per(counts, base, "traps.", forks)
-                                     - _per(counts, base, "traps.timer", forks)),
-        "faults_per_fork": _per(counts, base, "page_faults", forks),
-        "pages_copied_per_fork": _per(counts, base, "pages_copied", forks),
-        "pages_allocated_per_fork": _per(counts, base, "pages_allocated", forks),
-        "pte_writes_per_fork": _per(counts, base, "pte_writes", forks),
-        "tlb_flushes_per_fork": _per(counts, base, "tlb_flushes", forks),
-        "ms_per_fork": round(calls_ms[len(calls_ms) // 2], 4),
-        "ms_per_fork_min": round(calls_ms[0], 4),
-        "ms_per_fork_cycle": round(cycles[len(cycles) // 2], 4),
+        "traps_per_cycle": sum(_per(counts, base, k, forks) for k in EVENT_COUNTERS["trap"]),
+        "syscalls_per_cycle": _per(counts, base, "syscalls.", forks),
     }
+    for key, counter in _CYCLE_KEYS.items():
+        names = counter if isinstance(counter, tuple) else (counter,)
+        row[key] = sum(_per(counts, base, name, forks) for name in names)
+    row["ms_per_fork"] = round(_median(calls_ms), 4)
+    row["ms_per_fork_min"] = round(min(calls_ms), 4)
+    row["ms_per_fork_cycle"] = round(_median(cycles), 4)
+    diff = {k: (counts.get(k, 0) - base.get(k, 0)) / forks for k in set(counts) | set(base)}
+    row["model_cycles"] = {m.name: round(m.cost(event_counts(diff)), 1) for m in models or []}
+    return row
+
+
+def bench_fork_suite(strategies: list[str], pages: list[int], forks: int, repeat: int,
+                     models: list[CostModel], seed: int, cow_faults: str = "user",
+                     progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, object]]:
+    """bench_fork for every strategy and N, measured in an order shuffled by
+    seed (so no strategy always runs first or last); rows sorted by N, then
+    by the order of `strategies`."""
+    plan = [(s, n) for n in pages for s in strategies]
+    order = list(plan)
+    random.Random(seed).shuffle(order)
+    for s in strategies:  # warm up: first runs pay one-time costs (imports, caches)
+        _counted_run(["forkbench"], ["0", "1", s], KernelConfig(cow_faults=cow_faults))
+    rows = {}
+    for i, (s, n) in enumerate(order):
+        if progress:
+            progress(i, len(order), f"{s} N={n}")
+        rows[(s, n)] = bench_fork(s, n, forks, repeat, models, cow_faults)
+    if progress:
+        progress(len(order), len(order), "done")
+    return [rows[key] for key in plan]
+
+
+def answer_lines(rows: list[dict[str, object]], baseline: str = "cow") -> list[str]:
+    """Per N and strategy, against the baseline, under each model and measured:
+    'N=1024: batch fork is 6.1x faster than cow fork (model i386), 5.4x (measured)'.
+    A ratio below 1 is said as 'slower'."""
+    lines = []
+    by_n: dict[int, dict[str, dict[str, object]]] = {}
+    for row in rows:
+        by_n.setdefault(int(row["pages"]), {})[str(row["strategy"])] = row
+    for n, group in sorted(by_n.items()):
+        base = group.get(baseline)
+        if base is None:
+            continue
+        for name, row in group.items():
+            if name == baseline:
+                continue
+            figures = [(f"model {m}", float(base["model_cycles"][m]) / float(row["model_cycles"][m]))
+                       for m in row["model_cycles"]]
+            figures.append(("measured", float(base["ms_per_fork_cycle"]) / float(row["ms_per_fork_cycle"])))
+            head_label, head = figures[0]
+            what = "sfork" if name == "sfork" else f"{name} fork"
+            rest = ", ".join(f"{_speed(r, True)} ({label})" for label, r in figures[1:])
+            lines.append(f"N={n}: {what} is {_speed(head, True)} than {baseline} fork "
+                         f"({head_label}), {rest}")
+    return lines
+
+
+def _speed(ratio: float, words: bool = False) -> str:
+    """'6.1x' (or, with words, '6.1x faster' / '2.0x slower')."""
+    if not words:
+        return f"{ratio:.1f}x"
+    return f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
 
 
 def bench_fault(iterations: int, repeat: int) -> dict[str, object]:
@@ -163,3 +255,51 @@ def bench_syscall(iterations: int, repeat: int) -> dict[str, object]:
     return {"benchmark": "syscall", "iterations": iterations, "repeat": repeat,
             "us_per_syscall": round(us_syscall, 3), "us_per_switch": round(us_switch, 3),
             "reference_jos_qemu_us_per_syscall": 9.0, **environment()}
+
+
+def bench_suite(repeat: int, progress: Callable[[int, int, str], None] | None = None
+                ) -> list[dict[str, object]]:
+    """Every benchmark once, each figure beside real JOS under QEMU on this
+    machine class where there is one (ratio = pyjos / JOS, low end of a range)."""
+    steps: list[tuple[str, Callable[[], list[dict[str, object]]]]] = [
+        ("syscall", lambda: _suite_syscall(repeat)),
+        ("fault", lambda: [_row("user-level page fault round trip", "us",
+                                bench_fault(8192, repeat)["us_per_fault"], None)]),
+        ("ipc", lambda: [_row("IPC message", "us", bench_ipc(20_000, repeat)["us_per_message"],
+                              None)]),
+        ("fork", lambda: _suite_fork(repeat)),
+        ("programs", lambda: _suite_programs(repeat)),
+    ]
+    rows: list[dict[str, object]] = []
+    for i, (name, step) in enumerate(steps):
+        if progress:
+            progress(i, len(steps), name)
+        rows += step()
+    if progress:
+        progress(len(steps), len(steps), "done")
+    return rows
+
+
+def _row(name: str, unit: str, value: float, reference: object) -> dict[str, object]:
+    low = reference[0] if isinstance(reference, list) else reference
+    return {"name": name, "unit": unit, "value": value, "reference": reference,
+            "ratio": round(value / low, 3) if low else None}
+
+
+def _suite_syscall(repeat: int) -> list[dict[str, object]]:
+    r = bench_syscall(100_000, repeat)
+    return [_row("sys_getenvid round trip", "us", r["us_per_syscall"], 9.0),
+            _row("yield and switch", "us", r["us_per_switch"], None)]
+
+
+def _suite_fork(repeat: int) -> list[dict[str, object]]:
+    row = bench_fork("cow", 1034, 5, repeat)
+    return [_row("cow fork, N=1034: the call", "ms", row["ms_per_fork"], 35),
+            _row("cow fork, N=1034: traps", "", row["traps_per_fork"], 2076)]
+
+
+def _suite_programs(repeat: int) -> list[dict[str, object]]:
+    r = bench_programs(repeat)
+    names = {"pingpong": "pingpong", "forktree": "forktree", "stresssched": "stresssched",
+             "primes_1877": "primes to 1877"}
+    return [_row(names[k], "ms", r[k]["ms"], r[k]["reference_jos_qemu_ms"]) for k in names]

@@ -42,6 +42,7 @@ CFLAGS: tuple[str, ...] = (
 )  # the target flags (-m32 or -target ...) are part of Toolchain.cc
 LDFLAGS: tuple[str, ...] = ("-nostdlib",)  # the emulation (-m elf_i386) is part of Toolchain.ld
 HOST_CFLAGS: tuple[str, ...] = ("-O2", "-shared", "-fPIC")
+HOST_PROGRAM_CFLAGS: tuple[str, ...] = ("-O2",)
 
 LIB_ENTRY = "entry.o"
 LIB_ARCHIVE = "libjos.a"
@@ -253,6 +254,19 @@ def build_host_library(name: str, source: Path) -> Path | None:
     Returns None if no host C compiler works (the caller then does without);
     raises BuildError if a working compiler rejects `source`.
     """
+    return _build_host(name, source, HOST_CFLAGS, ".so")
+
+
+def build_host_program(name: str, source: Path) -> Path | None:
+    """Return a cached host executable built from C `source` with `gcc -O2`.
+
+    Returns None if no host C compiler works; raises BuildError if a working
+    compiler rejects `source`.
+    """
+    return _build_host(name, source, HOST_PROGRAM_CFLAGS, "")
+
+
+def _build_host(name: str, source: Path, cflags: Sequence[str], suffix: str) -> Path | None:
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
         return None
@@ -260,8 +274,8 @@ def build_host_library(name: str, source: Path) -> Path | None:
         version = _run([cc, "--version"], "host compiler --version")
     except BuildError:
         return None
-    key = _digest(["host", cc, version, *HOST_CFLAGS], [source])
-    out = cache_dir() / "host" / f"{name}-{key}.so"
+    key = _digest(["host", cc, version, *cflags], [source])
+    out = cache_dir() / "host" / f"{name}-{key}{suffix}"
     if out.is_file():
         return out
     with _staging(out.parent) as tmp:
@@ -270,8 +284,8 @@ def build_host_library(name: str, source: Path) -> Path | None:
             _run([cc, *HOST_CFLAGS, "-o", tmp / "probe.so", tmp / "probe.c"], "a host probe")
         except BuildError:
             return None
-        _run([cc, *HOST_CFLAGS, "-o", tmp / "out.so", source], name)
-        os.replace(tmp / "out.so", out)
+        _run([cc, *cflags, "-o", tmp / "out", source], name)
+        os.replace(tmp / "out", out)
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -50,6 +51,17 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _models(text: str) -> list[str]:
+    from .costmodel import MODEL_NAMES
+
+    names = text.split(",")
+    for name in names:
+        if name not in MODEL_NAMES:
+            raise argparse.ArgumentTypeError(
+                f"unknown cost model {name!r} (choose from {', '.join(MODEL_NAMES)})")
+    return names
+
+
 def _strategies(text: str) -> list[str]:
     from .bench import FORK_STRATEGIES
 
@@ -86,6 +98,10 @@ def make_parser() -> argparse.ArgumentParser:
                      help="what the library's fork() does in this run: eager copy, "
                           "user-level copy-on-write (the default, as JOS), the same in "
                           "batched system calls, or the kernel's sys_fork")
+    run.add_argument("--cow-faults", choices=["user", "kernel"], default="user",
+                     help="who resolves a write to a PTE_COW page: the env's page-fault "
+                          "upcall (user, the exokernel way and the default) or the kernel "
+                          "itself (kernel, as a monolithic kernel does)")
     run.add_argument("--stats", action="store_true", help="print event counters after the run")
     run.add_argument("--stats-json", type=Path, metavar="FILE",
                      help="write event counters (global and per env) as JSON")
@@ -95,22 +111,34 @@ def make_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list the bundled programs")
 
     bench = sub.add_parser("bench", help="measure the kernel",
-                           description="Benchmarks; figures are wall-clock on this machine.")
-    bench.add_argument("what", choices=["syscall", "fault", "fork", "ipc", "programs"],
-                       help="which benchmark")
-    bench.add_argument("--json", action="store_true", help="print results as JSON")
+                           description="Benchmarks; wall times are of pyjos on this machine, "
+                                       "modelled cycles of real CPUs (see --model). "
+                                       "With no benchmark named, runs the suite.")
+    bench.add_argument("what", nargs="?", choices=["syscall", "fault", "fork", "ipc", "programs"],
+                       help="which benchmark (default: the whole suite, one table)")
+    bench.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     bench.add_argument("--iterations", type=_positive, default=None, metavar="N",
                        help="calls (syscall, default 200000), faults (fault, default 8192) "
                             "or messages (ipc, default 20000)")
     bench.add_argument("--repeat", type=_positive, default=3, metavar="R",
-                       help="measurements; syscall/fault report the minimum, fork the "
-                            "median and minimum (default 3)")
-    bench.add_argument("--strategy", type=_strategies, default=["cow"], metavar="S[,S...]",
-                       help="fork strategies to measure (fork; default cow)")
-    bench.add_argument("--pages", type=_int_list, default=[0, 16, 64, 256, 1024], metavar="N[,N...]",
-                       help="extra mapped pages of the forking process (fork; default 0,16,64,256,1024)")
+                       help="measurements; figures are the minimum or the median (default 3)")
+    bench.add_argument("--strategy", type=_strategies, default=None, metavar="S[,S...]",
+                       help="fork strategies (fork; default dumb,cow,batch,kernel,sfork)")
+    bench.add_argument("--pages", type=_int_list, default=None, metavar="N[,N...]",
+                       help="extra mapped pages of the forking process "
+                            "(fork; default 0,16,64,256,1024,4096)")
     bench.add_argument("--forks", type=_positive, default=5, metavar="F",
                        help="forks per measurement (fork; default 5)")
+    bench.add_argument("--model", type=_models, default=None, metavar="M[,M...]",
+                       help="cost models for modelled cycles: i386, p4, host (calibrated on "
+                            "this machine) (fork; default all three)")
+    bench.add_argument("--cow-faults", choices=["user", "kernel"], default="user",
+                       help="who resolves copy-on-write faults (fork; default user)")
+    bench.add_argument("--seed", type=int, default=0,
+                       help="seed of the order in which the fork cases are measured (default 0)")
+    bench.add_argument("--csv", type=Path, metavar="FILE", help="write the fork rows as CSV")
+    bench.add_argument("--plot", type=Path, metavar="FILE.png",
+                       help="plot fork cost and traps against N (needs matplotlib)")
     return p
 
 
@@ -127,17 +155,20 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
     from .monitor import TerminalLines
 
     config = KernelConfig(mem=ns.mem * 1024 * 1024, quantum=ns.quantum,
-                          max_insns=ns.max_insns, fork=ns.fork,
+                          max_insns=ns.max_insns, fork=ns.fork, cow_faults=ns.cow_faults,
                           monitor_input=TerminalLines() if sys.stdin.isatty() else None)
     kernel = Kernel(config)
     if not ns.quiet:
         print(f"# pyjos {__version__} unicorn {UNICORN_VERSION}: mem {ns.mem} MiB, "
               f"quantum {ns.quantum} {kernel.machine.timer_unit}, max-insns {ns.max_insns or 'none'}, "
-              f"fork {ns.fork or 'cow'}, "
+              f"fork {ns.fork or 'cow'}, cow-faults {ns.cow_faults}, "
               f"programs {' '.join(ns.programs)}, args {prog_args}", flush=True)
     for program in ns.programs:
         kernel.create_env(program, prog_args)
     result = kernel.run()
+    if result.reason == "output-closed":
+        _silence_stdout()
+        return EXIT_OK
     if ns.stats:
         print(format_stats(kernel.stats.total))
     if ns.stats_json:
@@ -149,6 +180,13 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
         print(f"pyjos: {result.message}", file=sys.stderr)
         return EXIT_LIMIT
     return EXIT_OK
+
+
+def _silence_stdout() -> None:
+    """stdout's reader is gone (`| head`): point stdout at /dev/null so that
+    Python's final flush does not fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def format_stats(total: dict[str, int]) -> str:
@@ -168,24 +206,18 @@ def cmd_list() -> int:
 def cmd_bench(ns: argparse.Namespace) -> int:
     from . import bench
 
+    if ns.what is None:
+        return _bench_suite(ns)
+    if ns.what == "fork":
+        return _bench_fork(ns)
     if ns.what == "syscall":
         result = bench.bench_syscall(ns.iterations or 200_000, ns.repeat)
     elif ns.what == "fault":
         result = bench.bench_fault(ns.iterations or 8192, ns.repeat)
     elif ns.what == "ipc":
         result = bench.bench_ipc(ns.iterations or 20_000, ns.repeat)
-    elif ns.what == "programs":
-        result = bench.bench_programs(ns.repeat)
     else:
-        if not ns.json:
-            print(f"# pyjos bench fork: strategies {','.join(ns.strategy)}, pages "
-                  f"{','.join(map(str, ns.pages))}, {ns.forks} forks x {ns.repeat} repeats; "
-                  + ", ".join(f"{k} {v}" for k, v in bench.environment().items()), flush=True)
-        rows = [bench.bench_fork(s, n, ns.forks, ns.repeat) for s in ns.strategy for n in ns.pages]
-        result = {"benchmark": "fork", "results": rows, **bench.environment()}
-        if not ns.json:
-            print(format_fork_table(rows))
-            return EXIT_OK
+        result = bench.bench_programs(ns.repeat)
     if ns.json:
         print(json.dumps(result, indent=2))
     else:
@@ -194,22 +226,53 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-FORK_COLUMNS = (("strategy", "strategy", "s"), ("pages", "N", "d"),
-                ("traps_per_fork", "traps", ".1f"), ("syscalls_per_fork", "syscalls", ".1f"),
-                ("faults_per_fork", "faults", ".1f"), ("pages_copied_per_fork", "copied", ".1f"),
-                ("pte_writes_per_fork", "PTE writes", ".1f"),
-                ("tlb_flushes_per_fork", "TLB flushes", ".1f"),
-                ("ms_per_fork_min", "ms min", ".3f"), ("ms_per_fork", "ms median", ".3f"),
-                ("ms_per_fork_cycle", "ms cycle", ".3f"))
+def _bench_fork(ns: argparse.Namespace) -> int:
+    from . import bench, report
+    from .costmodel import MODEL_NAMES, get_models
+
+    strategies = ns.strategy or list(bench.FORK_STRATEGIES)
+    pages = ns.pages if ns.pages is not None else list(bench.DEFAULT_FORK_PAGES)
+    try:
+        models = get_models(ns.model or list(MODEL_NAMES))
+    except RuntimeError as exc:
+        print(f"pyjos: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    config = {"strategies": strategies, "pages": pages, "forks": ns.forks, "repeat": ns.repeat,
+              "seed": ns.seed, "cow_faults": ns.cow_faults, "models": [m.name for m in models],
+              **bench.environment()}
+    if not ns.json:
+        print("# pyjos bench fork: " + ", ".join(f"{k} {v}" for k, v in config.items()), flush=True)
+    rows = bench.bench_fork_suite(strategies, pages, ns.forks, ns.repeat, models, ns.seed,
+                                  ns.cow_faults, report.progress_line)
+    answers = bench.answer_lines(rows)
+    if ns.csv:
+        report.write_csv(rows, ns.csv)
+    if ns.plot:
+        report.write_fork_plot(rows, ns.plot, models[0].name)
+    if ns.json:
+        print(json.dumps({"benchmark": "fork", "config": config,
+                          "models": {m.name: {"description": m.description, "cycles": m.cycles,
+                                              "sources": m.sources, "clock_ghz": m.clock_ghz}
+                                     for m in models},
+                          "results": rows, "answers": answers}, indent=2))
+    else:
+        print(report.fork_tables(rows))
+        print("\n".join(answers))
+    return EXIT_OK
 
 
-def format_fork_table(rows: list[dict[str, object]]) -> str:
-    """Per-fork figures, one row per strategy and N."""
-    head = "  ".join(f"{title:>11s}" for _k, title, _f in FORK_COLUMNS)
-    lines = [head]
-    for row in rows:
-        lines.append("  ".join(f"{row[k]:>11{f}}" for k, _t, f in FORK_COLUMNS))
-    return "\n".join(lines)
+def _bench_suite(ns: argparse.Namespace) -> int:
+    from . import bench, report
+
+    if not ns.json:
+        print("# pyjos bench: " + ", ".join(f"{k} {v}" for k, v in bench.environment().items()),
+              flush=True)
+    rows = bench.bench_suite(ns.repeat, report.progress_line)
+    if ns.json:
+        print(json.dumps({"benchmark": "suite", "results": rows, **bench.environment()}, indent=2))
+    else:
+        print(report.suite_table(rows))
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,7 @@ class KernelConfig:
     quantum: int = DEFAULT_QUANTUM
     max_insns: int = 0  # 0 = no limit; enforced in whole time slices (see run())
     fork: str | None = None  # fork() strategy stored into each program (FORK_STRATEGIES)
+    cow_faults: str = "user"  # "kernel": the kernel resolves writes to PTE_COW pages
     monitor_input: Iterable[str] | None = None  # lines for the monitor; None = no monitor
 
 
@@ -60,7 +61,7 @@ class KernelConfig:
 class RunResult:
     """How a run ended."""
 
-    reason: str  # "idle" (no env left), "monitor", "max-insns", "panic"
+    reason: str  # "idle" (no env left), "monitor", "max-insns", "panic", "output-closed"
     message: str = ""
     slices: int = 0
 
@@ -96,7 +97,7 @@ class Kernel:
         self.programs: dict[int, Program] = {}  # env index -> program it runs
         self.resched = False
         self.fork_episodes: dict[int, tuple[int, int, int, float]] = {}  # see syscall.fork_begin
-        self.fork_seconds: list[float] = []  # wall time of each fork episode
+        self.fork_log: list[tuple[int, int, float]] = []  # per fork: traps, syscalls, seconds
         self.stop_reason: str | None = None
         self.stop_message = ""
         self._resume_pending: int | None = None
@@ -107,6 +108,7 @@ class Kernel:
         # es, ds as last seen in the CPU (after a save_frame, or read when the
         # running env died); env_run reloads them when the next env differs.
         self._cpu_segs = (GD_UD | 3, GD_UD | 3)
+        self._blocks_mark = self.machine.blocks_executed() or 0
         self.baseline_free = self.pmap.nfree
         self.stats.reset()
 
@@ -119,8 +121,13 @@ class Kernel:
 
     # --- console -------------------------------------------------------------------
     def cprintf(self, text: str) -> None:
-        """Kernel console output."""
-        self._out(text)
+        """Kernel console output.  If the console's reader went away (a closed
+        pipe), the machine stops: nobody sees what it would do next."""
+        try:
+            self._out(text)
+        except BrokenPipeError:
+            self._out = _discard
+            self.halt("output-closed", "the console's reader closed it")
 
     def cgetc(self) -> int:
         """A console character, or 0 if none is waiting."""
@@ -187,6 +194,7 @@ class Kernel:
                 envtab.set_status(cur, EnvStatus.ENV_RUNNABLE)
             envtab.curenv = idx
             self.stats.bump("env_switches")
+            self.charge_blocks()
         e = envs[idx]
         envtab.set_status(idx, EnvStatus.ENV_RUNNING)
         e.env_runs += 1
@@ -201,6 +209,14 @@ class Kernel:
             else:
                 self._resume_pending = idx
                 self.machine.set_eip(TRAMPOLINE_VA)
+
+    def charge_blocks(self) -> None:
+        """Count the guest basic blocks run since the last call (stats
+        `guest_blocks`), for the env that ran them: called at every switch."""
+        now = self.machine.blocks_executed()
+        if now is not None:
+            self.stats.bump("guest_blocks", now - self._blocks_mark)
+            self._blocks_mark = now
 
     def schedule(self, eax: int | None = None) -> None:
         """Switch to the next runnable env, or stop the CPU if there is none.
@@ -297,6 +313,7 @@ class Kernel:
             except Exception as exc:  # Unicorn refused to go on: the kernel's fault
                 self.panic(f"CPU stopped: {exc}", exc)
                 break
+            self.charge_blocks()
             if self.stop_reason is not None:
                 break
             if not expired:
@@ -317,6 +334,10 @@ class Kernel:
         if self.stop_reason == "idle":
             self.cprintf("No runnable environments in the system!\n")
         return RunResult(self.stop_reason or "idle", self.stop_message, slices)
+
+
+def _discard(_text: str) -> None:
+    pass
 
 
 def _stdout_write(text: str) -> None:

@@ -338,6 +338,10 @@ class Machine:
             raise MachineError(f"cannot install the block timer: {UcError(status)}")
         self.timer_unit = "blocks"
 
+    def blocks_executed(self) -> int | None:
+        """Guest basic blocks run so far (None without the native timer)."""
+        return self._budget.blocks if self.timer_unit == "blocks" else None
+
     def run(self, eip: int, count: int = 0) -> None:
         """Run from eip until the kernel stops the CPU or `count` insns ran."""
         self.uc.emu_start(eip, 0, 0, count)
@@ -530,7 +534,10 @@ class Machine:
             raise MachineError("uc_ctl(TLB_FLUSH) failed")
 
     def invalidate_code(self, va: int, size: int) -> None:
-        """Drop translated blocks of [va, va+size) (a kernel mapping of the frame)."""
+        """Drop translated blocks of [va, va+size), a USER mapping in the current
+        address space.  (Unicorn translates the range at the CPU's current
+        privilege: given a supervisor-only alias it silently invalidates
+        nothing and leaves a hidden page fault in old_exception; measured.)"""
         self.uc.ctl_remove_cache(va, va + size)
 
     def tb_flush(self) -> None:

@@ -248,9 +248,16 @@ class Pmap:
         if new is None:
             return -E_NO_MEM
         self.mem.copy_page(new << PGSHIFT, ppn << PGSHIFT)
-        # Host-side writes do not invalidate translated code in the frame.
-        self.machine.invalidate_code(KERNBASE + (new << PGSHIFT), PGSIZE)
-        return self.page_insert(pgdir, new, va, perm)  # counts pages_copied
+        self.stats.bump("kernel_page_copies")
+        r = self.page_insert(pgdir, new, va, perm)  # counts pages_copied
+        # Host-side writes do not invalidate code translated from the frame's
+        # old contents: drop it, through the user mapping when it is live.
+        if r == 0 and pgdir == self.current_pgdir:
+            self.flush_tlb_if_stale()
+            self.machine.invalidate_code(va, PGSIZE)
+        elif r == 0:
+            self.machine.tb_flush()
+        return r
 
     def switch_pgdir(self, pgdir: int) -> None:
         """Load pgdir into CR3 (which also flushes the TLB)."""

@@ -3,7 +3,12 @@
 Names are stable keys of ``pyjos run --stats-json`` and of the benchmarks:
 ``traps.<kind>``, ``syscalls.<name>``, ``page_faults``, ``upcalls``,
 ``pages_allocated``, ``pages_freed``, ``pages_copied``, ``pte_writes``,
-``tlb_flushes``, ``env_switches``, ``traps.timer`` (time slices that ran out).
+``tlb_flushes``, ``env_switches``, ``traps.timer`` (time slices that ran out),
+``guest_blocks`` (guest basic blocks executed, charged to the env that ran
+them; only with the native timer), ``kernel_page_copies`` (pages the kernel
+copied itself), ``cow_reuses`` (copy-on-write resolved by the kernel
+without a copy), ``cow_faults_in_kernel`` (--cow-faults kernel),
+``fork.calls``/``fork.traps``/``fork.syscalls`` (fork episodes, syscall.py).
 
 ``pages_copied`` counts copy-on-write copies however they were made: a
 mapping of a new frame with PTE_W replacing a PTE_COW mapping at the same va

@@ -308,8 +308,8 @@ def sys_fork(k: Kernel) -> int:
 # traps the parent makes in between (system calls and faults; not timer
 # interrupts, which the fork does not cause) and its system calls:
 # fork.calls, fork.traps, fork.syscalls (the trap that begins the fork
-# included).  Its wall time goes to Kernel.fork_seconds (not a count: times
-# differ from run to run).
+# included).  Kernel.fork_log keeps (traps, syscalls, wall seconds) of each
+# fork in order (the time is not a count: it differs from run to run).
 def _counts(k: Kernel) -> tuple[int, int]:
     mine = k.stats.per_env.get(k.stats.owner, {})
     traps = sum(v for key, v in mine.items() if key.startswith("traps.") and key != "traps.timer")
@@ -330,8 +330,9 @@ def fork_end(k: Kernel, child: int) -> None:
     begun = k.fork_episodes.pop(child, None)
     if begun is None or begun[0] != k.envtab.cur_id():
         return
-    k.fork_seconds.append(time.perf_counter() - begun[3])
+    seconds = time.perf_counter() - begun[3]
     traps, calls = _counts(k)
+    k.fork_log.append((traps - begun[1], calls - begun[2], seconds))
     k.stats.bump("fork.calls")
     k.stats.bump("fork.traps", traps - begun[1])
     k.stats.bump("fork.syscalls", calls - begun[2])

@@ -13,8 +13,8 @@ import struct
 from typing import TYPE_CHECKING
 
 from .abi import (
-    FEC_PR, FEC_U, FEC_WR, PGSIZE, PTE_P, PTE_U, PTE_W, ROUNDDOWN, ROUNDUP, ULIM,
-    UXSTACKTOP, Trap, UTrapframe, trapname,
+    FEC_PR, FEC_U, FEC_WR, PGSIZE, PTE_COW, PTE_P, PTE_U, PTE_W, ROUNDDOWN, ROUNDUP, ULIM,
+    UTOP, UXSTACKTOP, Trap, UTrapframe, trapname,
 )
 from . import monitor, syscall
 
@@ -151,12 +151,32 @@ def write_user(k: Kernel, idx: int, va: int, data: bytes) -> None:
 
 
 # --- page faults -------------------------------------------------------------------
+_COW_WRITE = FEC_PR | FEC_WR | FEC_U
+
+
+def _kernel_cow(k: Kernel, idx: int, fault_va: int, err: int) -> bool:
+    """--cow-faults kernel: resolve a user write to a present PTE_COW page in
+    the kernel (copy, or reuse a frame no one else maps), as a monolithic
+    kernel does.  True if resolved; anything else goes to the env's upcall."""
+    if err & _COW_WRITE != _COW_WRITE or fault_va >= UTOP:
+        return False
+    pgdir = k.envtab.pgdir(idx)
+    if not k.pmap.pte(pgdir, fault_va) & PTE_COW:
+        return False
+    if k.pmap.page_cow_break(pgdir, fault_va) < 0:
+        return False  # out of memory: let the env's own handler decide
+    k.stats.bump("cow_faults_in_kernel")
+    return True
+
+
 def page_fault_handler(k: Kernel, err: int) -> None:
     """Reflect a user page fault to the env's upcall, or destroy the env."""
     idx = k.envtab.curenv
     e = k.envs[idx]
     fault_va = k.machine.cr2()
     k.stats.bump("page_faults")
+    if k.config.cow_faults == "kernel" and _kernel_cow(k, idx, fault_va, err):
+        return
     upcall = e.env_pgfault_upcall
     if not upcall:
         record_trap(k, idx, Trap.T_PGFLT, err)

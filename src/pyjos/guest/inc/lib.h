@@ -99,6 +99,7 @@ enum fork_strategy {
 	FORK_KERNEL = 3,	/* sys_fork: the kernel does it in one trap */
 };
 extern int pyjos_fork_strategy;
+extern int fork_eager_copies;	/* pages copied for children at fork time */
 envid_t	fork_dumb(void);
 envid_t	fork_cow(void);
 envid_t	fork_batch(void);

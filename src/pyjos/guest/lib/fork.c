@@ -13,6 +13,9 @@
 /* fork()'s strategy; the loader may store another value (pyjos run --fork). */
 int pyjos_fork_strategy = FORK_COW;
 
+/* Pages this env copied for children at fork time (fork_dumb, shared pages). */
+int fork_eager_copies;
+
 /*
  * fork_batch's descriptor array: allocated on first use at a fixed address
  * and never given to children (the walk below skips it).
@@ -73,9 +76,13 @@ pgfault(struct UTrapframe *utf)
 	    && (r = sys_page_alloc(0, PFTEMP, PTE_P | PTE_U | PTE_W)) < 0)
 		panic("fork pgfault: sys_page_alloc: %e", r);
 	memmove(PFTEMP, page, PGSIZE);
-	if ((r = sys_batch(calls, 2, 0)) != 2 || calls[1].bc_result < 0)
-		panic("fork pgfault: %s: %e", r < 1 || calls[0].bc_result < 0 ? "sys_page_map" :
-		      "sys_page_alloc", r < 0 ? r : calls[r - 1].bc_result);
+	r = sys_batch(calls, 2, 0);
+	if (r < 1 || calls[0].bc_result < 0)
+		panic("fork pgfault: sys_page_map: %e", r < 0 ? r : calls[0].bc_result);
+	/* The copy is in place.  Without a new spare, PFTEMP must not go on
+	 * aliasing the page just copied: unmap it (that needs no memory). */
+	if (calls[1].bc_result < 0 && (r = sys_page_unmap(0, PFTEMP)) < 0)
+		panic("fork pgfault: sys_page_unmap: %e", r);
 }
 
 /*
@@ -232,6 +239,7 @@ copypage(envid_t envid, void *va, pte_t pte)
 	memmove(UTEMP, va, PGSIZE);
 	if ((r = sys_page_map(0, UTEMP, envid, va, perm)) < 0)
 		return r;
+	fork_eager_copies++;
 	return sys_page_unmap(0, UTEMP);
 }
 

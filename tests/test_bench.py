@@ -1,0 +1,198 @@
+"""Issue 7: counted, modelled, measured fork costs.  No timing assertions:
+counts must be exact and deterministic, formulas must match counts, every
+output format must parse."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyjos import bench, costmodel
+from pyjos.abi import BATCH_MAX
+from pyjos.kernel import Kernel, KernelConfig
+
+
+def fork_log(strategy: str, pages: int, forks: int = 3, **config) -> tuple[list, dict]:
+    """(per-fork (traps, syscalls), global counters) of forkbench."""
+    mem = (64 + pages * (forks + 2) * 4 // 1024) * 1024 * 1024
+    k = Kernel(KernelConfig(mem=max(mem, 128 << 20), **config), out=lambda s: None)
+    k.create_env("forkbench", [str(pages), str(forks), strategy])
+    assert k.run().reason == "idle"
+    return [(t, c) for t, c, _s in k.fork_log], k.stats.total
+
+
+# --- formulas: traps per fork call in terms of N -------------------------------------
+# Steady-state forks (the 2nd on) of a process with N extra writable pages:
+#   kernel  1
+#   cow     2N + c_cow      (two page_maps per writable page)
+#   sfork   N + c_sfork     (one page_map per shared page)
+#   dumb    3N + c_dumb     (alloc at UTEMP, map into the child, unmap, per page)
+#   batch   c_batch + ceil((2N + k)/BATCH_MAX) - ceil(k/BATCH_MAX)   (one trap per batch)
+SLOPE = {"cow": 2, "sfork": 1, "dumb": 3}
+
+
+@pytest.mark.parametrize("strategy", ["cow", "sfork", "dumb"])
+def test_traps_per_fork_formula(strategy):
+    base, _ = fork_log(strategy, 0)
+    for n in (16, 64, 200):
+        log, _ = fork_log(strategy, n)
+        assert len(log) == 3
+        for (traps, _calls), (traps0, _calls0) in zip(log[1:], base[1:]):
+            assert traps - traps0 == SLOPE[strategy] * n, (strategy, n, log, base)
+
+
+def test_kernel_fork_is_one_trap():
+    for n in (0, 64, 1024):
+        log, total = fork_log("kernel", n)
+        assert [t for t, _c in log] == [1, 1, 1]
+        assert [c for _t, c in log] == [1, 1, 1]
+        assert total["syscalls.fork"] == 3
+
+
+def test_batch_fork_traps_constant_until_a_batch_fills():
+    base, _ = fork_log("batch", 0)
+    steady0 = base[1][0]
+    for n in (16, 256, 1024):
+        log, _ = fork_log("batch", n)
+        assert [t for t, _c in log[1:]] == [steady0, steady0], (n, log)
+        assert max(t for t, _c in log) <= 4  # issue 6: at most 4 traps at N = 1024
+    # k, the calls batched at N = 0: each steady-state fork's syscalls are
+    # exofork + k + one sys_batch per batch + the parent's stack fault (one batch).
+    k_calls = base[1][1] - 1 - 1 - 1
+    log, _ = fork_log("batch", 4096, forks=2)
+    extra = math.ceil((2 * 4096 + k_calls) / BATCH_MAX) - math.ceil(k_calls / BATCH_MAX)
+    assert log[1][0] == steady0 + extra == steady0 + 2
+
+
+def test_counts_are_deterministic():
+    a = fork_log("cow", 64)
+    b = fork_log("cow", 64)
+    assert a == b
+
+
+# --- the cost model ---------------------------------------------------------------------
+def test_models_price_every_event_and_say_where_from():
+    for model in costmodel.PRESETS.values():
+        assert set(model.cycles) == set(costmodel.EVENTS)
+        assert set(model.sources) == set(costmodel.EVENTS)
+        assert all(v >= 0 for v in model.cycles.values())
+    # the i386 trap is the sum of manual clock counts (INT 99 ... IRET 82)
+    assert costmodel.I386.cycles["trap"] == 318
+    assert costmodel.I386.cycles["page_copy"] == 5 + 4 * 1024
+    assert costmodel.P4.cycles["trap"] + costmodel.P4.cycles["syscall"] == 1761
+
+
+def test_event_counts_map_the_kernel_counters():
+    counters = {"traps.syscall": 10, "traps.page_fault": 2, "traps.timer": 99, "syscalls.yield": 4,
+                "syscalls.page_map": 6, "syscalls.unknown": 1, "pte_writes": 7, "pages_allocated": 3,
+                "kernel_page_copies": 2, "pages_copied": 5, "tlb_flushes": 1, "upcalls": 2,
+                "env_switches": 4, "guest_blocks": 100}
+    ev = costmodel.event_counts(counters)
+    assert ev == {"trap": 12, "syscall": 10, "pte_write": 7, "page_alloc": 3, "page_copy": 2,
+                  "tlb_flush": 1, "upcall": 2, "env_switch": 4, "user_block": 100}
+    m = costmodel.I386
+    assert m.cost(ev) == sum(m.cycles[e] * n for e, n in ev.items())
+
+
+def test_host_model_is_calibrated_here():
+    try:
+        model = costmodel.host_model()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    assert model.cycles["trap"] > 0 and model.cycles["page_copy"] > 0
+    assert model.clock_ghz and model.clock_ghz > 0.1
+    assert "measured" in model.sources["trap"]
+
+
+def test_unknown_model_is_an_error():
+    with pytest.raises(ValueError, match="unknown cost model"):
+        costmodel.get_models(["z80"])
+
+
+# --- bench fork outputs -------------------------------------------------------------------
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pyjos", *args], capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_bench_fork_json_csv_plot(tmp_path):
+    csv_path, png_path = tmp_path / "f.csv", tmp_path / "f.png"
+    done = run_cli("bench", "fork", "--strategy", "cow,batch,kernel", "--pages", "0,16",
+                   "--forks", "2", "--repeat", "1", "--model", "i386,p4", "--json",
+                   "--csv", str(csv_path), "--plot", str(png_path))
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    rows = data["results"]
+    assert [(r["strategy"], r["pages"]) for r in rows] == [
+        ("cow", 0), ("batch", 0), ("kernel", 0), ("cow", 16), ("batch", 16), ("kernel", 16)]
+    for r in rows:
+        for key in ("traps_per_fork", "syscalls_per_fork", "faults_per_fork",
+                    "pages_copied_per_fork", "pte_writes_per_fork", "tlb_flushes_per_fork",
+                    "ms_per_fork", "ms_per_fork_min", "ms_per_fork_cycle"):
+            assert isinstance(r[key], (int, float)), key
+        assert set(r["model_cycles"]) == {"i386", "p4"}
+    assert set(data["models"]) == {"i386", "p4"}
+    assert data["config"]["seed"] == 0
+    for line in data["answers"]:
+        assert re.fullmatch(r"N=\d+: \w+ (fork )?is \d+\.\dx (faster|slower) than cow fork "
+                            r"\(model i386\), \d+\.\dx (faster|slower) \(model p4\), "
+                            r"\d+\.\dx (faster|slower) \(measured\)", line), line
+    with csv_path.open() as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 6 and "model_cycles_i386" in table[0]
+    assert float(table[2]["traps_per_fork"]) == 1.0
+    assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_fork_table_and_answers_on_stdout():
+    done = run_cli("bench", "fork", "--strategy", "cow,kernel", "--pages", "16", "--forks", "2",
+                   "--repeat", "1", "--model", "i386")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert out.startswith("# pyjos bench fork: ")
+    assert "N = 16 extra pages" in out and "cyc i386" in out
+    assert re.search(r"^N=16: kernel fork is \d+\.\dx (faster|slower) than cow fork \(model i386\)",
+                     out, re.M)
+
+
+def test_bench_fork_rejects_bad_arguments():
+    assert run_cli("bench", "fork", "--strategy", "spoon").returncode == 2
+    assert run_cli("bench", "fork", "--model", "z80").returncode == 2
+    assert run_cli("bench", "fork", "--pages", "1,x").returncode == 2
+
+
+def test_suite_runs_and_parses():
+    done = run_cli("bench", "--json", "--repeat", "1")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)["results"]
+    names = [r["name"] for r in rows]
+    for expected in ("sys_getenvid round trip", "cow fork, N=1034: the call", "pingpong",
+                     "forktree", "stresssched", "primes to 1877"):
+        assert expected in names
+    ref = {r["name"]: r for r in rows}
+    assert ref["sys_getenvid round trip"]["reference"] == 9.0
+    assert ref["primes to 1877"]["reference"] == [1500, 2100]
+
+
+# --- kernel-resolved copy-on-write faults ------------------------------------------------
+def test_cow_faults_in_kernel_same_output_no_upcalls():
+    outs = {}
+    for mode in ("user", "kernel"):
+        text: list[str] = []
+        k = Kernel(KernelConfig(cow_faults=mode), out=text.append)
+        k.create_env("forktree")
+        assert k.run().reason == "idle"
+        outs[mode] = ("".join(text), k.stats.total)
+    nodes = {m: sorted(re.findall(r"I am '([01]*)'", t)) for m, (t, _s) in outs.items()}
+    assert nodes["user"] == nodes["kernel"] and len(nodes["kernel"]) == 15
+    user, kern = outs["user"][1], outs["kernel"][1]
+    assert user["upcalls"] > 0 and kern.get("upcalls", 0) == 0
+    assert kern["cow_faults_in_kernel"] == kern["page_faults"] > 0
+    assert "TRAP frame" not in outs["kernel"][0]
