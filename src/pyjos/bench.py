@@ -18,21 +18,9 @@ from .kernel import DEFAULT_MEM, Kernel, KernelConfig
 from .machine import UNICORN_VERSION
 
 
-def _quiet(_text: str) -> None:
-    pass
-
-
 def time_run(programs: list[str], args: list[str], config: KernelConfig | None = None) -> float:
     """Wall seconds of Kernel.run() for programs (boot and load excluded)."""
-    kernel = Kernel(config or KernelConfig(), out=_quiet)
-    for program in programs:
-        kernel.create_env(program, args)
-    start = time.perf_counter()
-    result = kernel.run()
-    elapsed = time.perf_counter() - start
-    if result.reason != "idle":
-        raise RuntimeError(f"benchmark run of {programs} ended with {result.reason}: {result.message}")
-    return elapsed
+    return _counted_run(programs, args, config or KernelConfig())[0]
 
 
 def per_iteration_us(programs: list[str], n: int, repeat: int, per: int) -> float:

@@ -6,10 +6,13 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
 from .build import BuildError, list_programs
+from .bench import FORK_STRATEGIES
+from .costmodel import MODEL_NAMES
 from .elf import ElfError
 from .env import LoadError
 from .machine import UNICORN_VERSION, MachineError
@@ -51,26 +54,16 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
-def _models(text: str) -> list[str]:
-    from .costmodel import MODEL_NAMES
-
-    names = text.split(",")
-    for name in names:
-        if name not in MODEL_NAMES:
-            raise argparse.ArgumentTypeError(
-                f"unknown cost model {name!r} (choose from {', '.join(MODEL_NAMES)})")
-    return names
-
-
-def _strategies(text: str) -> list[str]:
-    from .bench import FORK_STRATEGIES
-
-    names = text.split(",")
-    for name in names:
-        if name not in FORK_STRATEGIES:
-            raise argparse.ArgumentTypeError(
-                f"unknown strategy {name!r} (choose from {', '.join(FORK_STRATEGIES)})")
-    return names
+def _names(kind: str, valid: tuple[str, ...]) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated list of names from `valid`."""
+    def parse(text: str) -> list[str]:
+        names = text.split(",")
+        for name in names:
+            if name not in valid:
+                raise argparse.ArgumentTypeError(
+                    f"unknown {kind} {name!r} (choose from {', '.join(valid)})")
+        return names
+    return parse
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -122,14 +115,16 @@ def make_parser() -> argparse.ArgumentParser:
                             "or messages (ipc, default 20000)")
     bench.add_argument("--repeat", type=_positive, default=3, metavar="R",
                        help="measurements; figures are the minimum or the median (default 3)")
-    bench.add_argument("--strategy", type=_strategies, default=None, metavar="S[,S...]",
+    bench.add_argument("--strategy", type=_names("strategy", FORK_STRATEGIES), default=None,
+                       metavar="S[,S...]",
                        help="fork strategies (fork; default dumb,cow,batch,kernel,sfork)")
     bench.add_argument("--pages", type=_int_list, default=None, metavar="N[,N...]",
                        help="extra mapped pages of the forking process "
                             "(fork; default 0,16,64,256,1024,4096)")
     bench.add_argument("--forks", type=_positive, default=5, metavar="F",
                        help="forks per measurement (fork; default 5)")
-    bench.add_argument("--model", type=_models, default=None, metavar="M[,M...]",
+    bench.add_argument("--model", type=_names("cost model", MODEL_NAMES), default=None,
+                       metavar="M[,M...]",
                        help="cost models for modelled cycles: i386, p4, host (calibrated on "
                             "this machine) (fork; default all three)")
     bench.add_argument("--cow-faults", choices=["user", "kernel"], default="user",
@@ -228,9 +223,9 @@ def cmd_bench(ns: argparse.Namespace) -> int:
 
 def _bench_fork(ns: argparse.Namespace) -> int:
     from . import bench, report
-    from .costmodel import MODEL_NAMES, get_models
+    from .costmodel import get_models
 
-    strategies = ns.strategy or list(bench.FORK_STRATEGIES)
+    strategies = ns.strategy or list(FORK_STRATEGIES)
     pages = ns.pages if ns.pages is not None else list(bench.DEFAULT_FORK_PAGES)
     try:
         models = get_models(ns.model or list(MODEL_NAMES))
@@ -290,3 +285,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("pyjos: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output went away (`| head`)
+        _silence_stdout()
+        return EXIT_OK

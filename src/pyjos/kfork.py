@@ -24,6 +24,8 @@ from .abi import (
     PTX, UTOP, UXSTACKTOP, EnvStatus,
 )
 
+from .syscall import env_clone_registers
+
 if TYPE_CHECKING:
     from .kernel import Kernel
 
@@ -43,10 +45,8 @@ def kernel_fork(k: Kernel) -> int:
     r, child = envtab.env_alloc(envtab.cur_id())
     if r < 0:
         return r
-    k.save_frame(parent)
+    env_clone_registers(k, parent, child)
     c = k.envs[child]
-    c.env_tf = k.envs[parent].env_tf
-    c.env_tf.tf_regs.reg_eax = 0
     c.env_pgfault_upcall = k.envs[parent].env_pgfault_upcall
     cpgdir = envtab.pgdir(child)
     refs = _pp_refs(k)
@@ -55,7 +55,6 @@ def kernel_fork(k: Kernel) -> int:
     xstack = pmap.page_alloc()
     pmap.page_insert(cpgdir, xstack, XSTACK, PTE_P | PTE_U | PTE_W)
     envtab.set_status(child, EnvStatus.ENV_RUNNABLE)
-    k.programs[child] = k.programs.get(parent)
     return c.env_id
 
 

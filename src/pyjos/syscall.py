@@ -72,18 +72,23 @@ def sys_yield(k: Kernel) -> int:
 def sys_exofork(k: Kernel) -> int:
     """A new NOT_RUNNABLE child with the caller's registers (eax = 0) and an
     empty address space; returns its id.  -E_NO_FREE_ENV, -E_NO_MEM."""
-    cur = k.envtab.curenv
     r, child = k.envtab.env_alloc(k.envtab.cur_id())
     if r < 0:
         return r
-    k.save_frame(cur)
-    c = k.envs[child]
-    c.env_tf = k.envs[cur].env_tf
-    c.env_tf.tf_regs.reg_eax = 0
+    env_clone_registers(k, k.envtab.curenv, child)
     k.envtab.set_status(child, EnvStatus.ENV_NOT_RUNNABLE)
-    k.programs[child] = k.programs.get(cur)
     fork_begin(k, child)
-    return c.env_id
+    return k.envs[child].env_id
+
+
+def env_clone_registers(k: Kernel, parent: int, child: int) -> None:
+    """Give child the running parent's registers with eax = 0 (its return
+    value from the fork) and the parent's program (for backtraces)."""
+    k.save_frame(parent)
+    c = k.envs[child]
+    c.env_tf = k.envs[parent].env_tf
+    c.env_tf.tf_regs.reg_eax = 0
+    k.programs[child] = k.programs.get(parent)
 
 
 def sys_env_set_status(k: Kernel, envid: int, status: int) -> int:
@@ -230,11 +235,11 @@ _NOT_IN_BATCH = frozenset({Sys.SYS_exofork, Sys.SYS_fork, Sys.SYS_ipc_recv, Sys.
 
 
 def sys_batch(k: Kernel, calls: int, ncalls: int, flags: int) -> int:
-    """Run ncalls struct BatchCall at calls in order (see inc/batch.h); return
-    how many ran.  -E_INVAL for a bad count, flags or alignment; -E_FAULT for
-    an unreadable array or a result slot that is neither writable nor
-    copy-on-write; -E_NO_MEM if a result's copy-on-write page cannot be
-    copied."""
+    """Run ncalls struct BatchCall at calls in order (see inc/batch.h) and
+    then store their results; return how many ran.  -E_INVAL for a bad count,
+    flags or alignment; -E_FAULT for an unreadable array or a result slot that
+    is neither writable nor copy-on-write (before or after the calls);
+    -E_NO_MEM if a result's copy-on-write page cannot be copied."""
     ncalls = ncalls - (1 << 32) if ncalls & 0x80000000 else ncalls
     if ncalls < 0 or ncalls > BATCH_MAX or flags & ~BATCH_CONTINUE or calls % 4:
         return -E_INVAL
@@ -249,19 +254,22 @@ def sys_batch(k: Kernel, calls: int, ncalls: int, flags: int) -> int:
         if not k.pmap.pte(pgdir, page) & (PTE_W | PTE_COW):
             return -E_FAULT
     data = trap.read_user(k, caller, calls, size)
-    ran = 0
+    results: list[int] = []
     for i in range(ncalls):
         num, *args, _result = _BATCH_CALL.unpack_from(data, i * _BATCH_CALL.size)
         ret = _batched_call(k, num, args)
-        ran += 1
-        if k.envtab.curenv != caller:  # the caller destroyed itself
-            return ran
+        if k.envtab.curenv != caller:  # the caller destroyed itself: nothing to store
+            return 0
+        results.append(ret)
+        if ret < 0 and not flags & BATCH_CONTINUE:
+            break
+    # The results are stored once every call has run: a page the batch made
+    # copy-on-write is copied first, so a child never sees them.
+    for i, ret in enumerate(results):
         r = _store_result(k, caller, calls + i * _BATCH_CALL.size + _RESULT_OFF, ret)
         if r < 0:
             return r
-        if ret < 0 and not flags & BATCH_CONTINUE:
-            break
-    return ran
+    return len(results)
 
 
 def _batched_call(k: Kernel, num: int, args: list[int]) -> int:

@@ -4,29 +4,32 @@
  *   int sys_batch(struct BatchCall *calls, int ncalls, int flags);
  *
  * The kernel runs calls[0..ncalls-1] in order, each exactly as if it had
- * been made alone (same argument checks, same error codes, same effects),
- * and stores each call's return value in its bc_result.  It stops after
- * the first call that returns a negative value, unless flags has
- * BATCH_CONTINUE.  A batch can do nothing that its calls could not.
+ * been made alone (same argument checks, same error codes, same effects).
+ * It stops after the first call that returns a negative value, unless
+ * flags has BATCH_CONTINUE.  When the calls have run, it stores each one's
+ * return value in its bc_result.  A batch can do nothing that its calls
+ * could not.
  *
  * Returns the number of calls that ran (the failed call included), or:
  *   -E_INVAL  ncalls < 0 or > BATCH_MAX, unknown flags, or calls not
  *             4-byte aligned (nothing ran);
  *   -E_FAULT  the array is not readable user memory, or a result slot is
- *             neither writable nor copy-on-write (nothing ran);
+ *             neither writable nor copy-on-write (nothing ran), or a call
+ *             of the batch unmapped or write-protected it (they all ran);
  *   -E_NO_MEM a result could not be stored because its copy-on-write page
- *             could not be copied (the calls before it ran).
+ *             could not be copied (the calls ran).
  *
  * Result slots on a page that the batch itself has made copy-on-write (a
  * fork marking the parent's pages) are stored the way a write fault would
- * store them: the kernel gives the caller its own copy of the page first,
- * so a child never sees the parent's results.
+ * store them: the kernel gives the caller its own copy of the page first.
+ * Since the results are stored only after all the calls, a child given the
+ * page copy-on-write by the batch never sees any of the parent's results.
  *
  * Calls with special behaviour inside a batch:
  *   sys_yield            takes effect when the batch returns (the rest of
  *                        the batch runs first);
  *   sys_env_destroy(0)   (or of the caller) ends the caller and the batch;
- *                        later calls do not run and nothing is returned;
+ *                        later calls do not run, nothing is stored or returned;
  *   sys_env_set_status   of the caller to NOT_RUNNABLE takes effect when the
  *                        batch returns;
  *   sys_exofork, sys_fork, sys_ipc_recv, sys_batch
