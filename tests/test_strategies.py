@@ -22,6 +22,12 @@ COW_STRATEGIES = ["cow", "batch", "kernel"]
 
 NO_PANIC = [r".*user panic.*", r"kernel panic.*"]
 IDLE = r"No runnable environments in the system!"
+# Bounds on every run, so that a broken kernel or library fails a test with
+# reason "max-insns" instead of hanging: LIMIT is far above what the small
+# programs need (under 100 time slices of 10,000), BIG_LIMIT about five times
+# what primes and the exhaustion runs need (up to 3,500 slices).
+LIMIT = {"max_insns": 20_000_000}
+BIG_LIMIT = {"max_insns": 200_000_000}
 
 FORKTREE_NODES = ["", "0", "1", "00", "01", "10", "11",
                   "000", "001", "010", "011", "100", "101", "110", "111"]
@@ -39,7 +45,7 @@ def primes_upto(n: int) -> list[int]:
 # --- the bundled fork programs, once per strategy ----------------------------------------
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_cowisolate(run_program, grade, strategy):
-    text, _k, result = run_program("cowisolate", fork=strategy)
+    text, _k, result = run_program("cowisolate", fork=strategy, **LIMIT)
     assert result.reason == "idle"
     grade(text, required=[r"cowisolate: OK", *exits("00001000", "00001001"), IDLE],
           forbidden=NO_PANIC)
@@ -48,7 +54,7 @@ def test_cowisolate(run_program, grade, strategy):
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_forkchain(run_program, grade, in_order, strategy):
-    text, _k, result = run_program("forkchain", fork=strategy)
+    text, _k, result = run_program("forkchain", fork=strategy, **LIMIT)
     assert result.reason == "idle"
     oks = [rf"forkchain: depth {d} OK" for d in (3, 2, 1, 0)]
     grade(text, required=[
@@ -63,7 +69,7 @@ def test_forkchain(run_program, grade, in_order, strategy):
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_forktree(run_program, grade, strategy):
-    text, _k, result = run_program("forktree", fork=strategy)
+    text, _k, result = run_program("forktree", fork=strategy, **LIMIT)
     assert result.reason == "idle"
     nodes = re.findall(r"^[0-9a-f]{4}: I am '([01]*)'$", text, re.M)
     assert sorted(nodes) == sorted(FORKTREE_NODES), text
@@ -77,8 +83,8 @@ def test_forktree(run_program, grade, strategy):
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_forktree_deterministic(run_program, run_programs, strategy):
-    first, k1, _r1 = run_program("forktree", fork=strategy)
-    second, k2, _r2 = run_programs(["forktree"], fork=strategy)
+    first, k1, _r1 = run_program("forktree", fork=strategy, **LIMIT)
+    second, k2, _r2 = run_programs(["forktree"], fork=strategy, **LIMIT)
     assert first == second
     assert k1.stats.total == k2.stats.total
 
@@ -98,7 +104,7 @@ SPIN_LINES = [
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_spin(run_program, grade, in_order, strategy):
-    text, _k, result = run_program("spin", fork=strategy)
+    text, _k, result = run_program("spin", fork=strategy, **LIMIT)
     assert result.reason == "idle"
     grade(text, required=SPIN_LINES, forbidden=NO_PANIC)
     # Whether the child prints before or after the parent's "Running the
@@ -113,7 +119,7 @@ def test_spin(run_program, grade, in_order, strategy):
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_pingpong(run_program, grade, in_order, strategy):
-    text, _k, result = run_program("pingpong", fork=strategy)
+    text, _k, result = run_program("pingpong", fork=strategy, **LIMIT)
     assert result.reason == "idle"
     lines = [r"send 0 from 1000 to 1001"]
     for i in range(11):
@@ -130,7 +136,7 @@ def test_primes_1877(grade, strategy):
     so conftest's leak check does not apply: the kernel is booted here.
     """
     out: list[str] = []
-    k = Kernel(KernelConfig(fork=strategy), out=out.append)
+    k = Kernel(KernelConfig(fork=strategy, **BIG_LIMIT), out=out.append)
     k.create_env("primes", ["1877"])
     result = k.run()
     text = "".join(out)
@@ -221,7 +227,7 @@ def frames_runs(tmp_path_factory, run_programs):
     src.write_text(FRAMES)
     runs = {}
     for strategy in STRATEGIES:
-        text, _k, result = run_programs([str(src)], fork=strategy)
+        text, _k, result = run_programs([str(src)], fork=strategy, **LIMIT)
         assert result.reason == "idle", text
         runs[strategy] = (text, _rows(text))
     return runs
@@ -309,30 +315,24 @@ umain(int argc, char **argv)
 }
 """
 
-_PGFAULT_BUG = (
-    "lib/fork.c pgfault panics when refilling its PFTEMP spare fails (calls[1] of its "
-    "batch) although the fault was already resolved (calls[0] mapped the copy): at 8 MiB "
-    "the fork_cow parent's own stack fault inside duppage panics ('fork pgfault: "
-    "sys_page_alloc: out of memory', lib/fork.c:77) instead of fork() returning -E_NO_MEM, "
-    "leaving 200 blocked children alive.  (A fix must also unmap PFTEMP then: it still "
-    "aliases the page just copied.)")
-
-
 def _exhaust_cases():
     for strategy in STRATEGIES:
-        for mem, error, tag in [(128, "out of environments", "envs"), (8, "out of memory", "mem")]:
-            marks = ()
-            if strategy == "cow" and mem == 8:
-                marks = pytest.mark.xfail(strict=True, reason=_PGFAULT_BUG)
-            yield pytest.param(strategy, mem, error, id=f"{strategy}-{tag}", marks=marks)
+        yield pytest.param(strategy, 128, "out of environments", id=f"{strategy}-envs")
+        yield pytest.param(strategy, 8, "out of memory", id=f"{strategy}-mem")
 
 
 @pytest.mark.parametrize("strategy, mem, error", list(_exhaust_cases()))
 def test_fork_exhaustion(tmp_path, run_programs, strategy, mem, error):
-    """fork() fails cleanly: -E_NO_FREE_ENV / -E_NO_MEM, no half-made child left."""
+    """fork() fails cleanly: -E_NO_FREE_ENV / -E_NO_MEM, no half-made child left.
+
+    cow at 8 MiB is the regression case of pgfault's spare page: its parent's
+    own stack fault inside duppage used to panic when the spare could not be
+    refilled, although the copy was already in place.
+    """
     src = tmp_path / "exhaust.c"
     src.write_text(EXHAUST)
-    text, k, result = run_programs([str(src)], mem=mem * 1024 * 1024, fork=strategy)
+    text, k, result = run_programs([str(src)], mem=mem * 1024 * 1024, fork=strategy,
+                                   **BIG_LIMIT)
     assert result.reason == "idle", text[-2000:]
     m = re.search(rf"^fork failed after (\d+) children: {error}$", text, re.M)
     assert m, text[-2000:]
@@ -360,7 +360,7 @@ FORKS = 3
 
 def fork_counts(run_program, strategy: str, npages: int) -> dict[str, int]:
     """fork.* counters of forkbench mapping npages extra pages and forking FORKS times."""
-    text, k, result = run_program("forkbench", [str(npages), str(FORKS), strategy])
+    text, k, result = run_program("forkbench", [str(npages), str(FORKS), strategy], **LIMIT)
     assert result.reason == "idle", text
     assert f"forkbench: {npages} pages, {FORKS} forks ({strategy})" in text, text
     assert "panic" not in text, text
@@ -394,11 +394,12 @@ def test_fork_counters_order_of_strategies(run_program):
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_fork_counters_deterministic(run_program, run_programs, strategy):
     first = fork_counts(run_program, strategy, 64)
-    _text, k, result = run_programs(["forkbench"], ["64", str(FORKS), strategy])
+    _text, k, result = run_programs(["forkbench"], ["64", str(FORKS), strategy], **LIMIT)
     assert result.reason == "idle"
     second = {key: k.stats.total.get(key, 0) for key in first}
     assert first == second
-    assert run_program("forkbench", ["64", str(FORKS), strategy])[1].stats.total == k.stats.total
+    memo = run_program("forkbench", ["64", str(FORKS), strategy], **LIMIT)
+    assert memo[1].stats.total == k.stats.total
 
 
 # extra fork.traps per fork for each extra writable page: cow maps it into the
