@@ -255,3 +255,31 @@ def test_kernel_panic_exit_code(monkeypatch, capsys):
     assert "kernel panic: kernel bug in a system call: RuntimeError: injected" in captured.out
     assert captured.err.startswith("pyjos: kernel panic:")
     assert len(captured.err.splitlines()) == 1
+
+
+FOREVER = "#include <inc/lib.h>\nvoid umain(int argc, char **argv) { for (;;) sys_getenvid(); }\n"
+
+
+def test_sigint_stops_a_run_cleanly(tmp_path):
+    """Ctrl-C must stop pyjos even while the CPU runs inside Unicorn's callbacks
+    (where ctypes would swallow a KeyboardInterrupt)."""
+    import signal
+    import time
+
+    prog = tmp_path / "forever.c"
+    prog.write_text(FOREVER)
+    build = subprocess.run([sys.executable, "-m", "pyjos", "run", "-q", "--max-insns", "1000",
+                            str(prog)], capture_output=True, text=True)  # build it first
+    assert build.returncode == 4, build.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "pyjos", "run", "-q", "--stats", str(prog)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("pyjos did not stop on SIGINT")
+    assert proc.returncode == 130, err
+    assert "pyjos: interrupted" in err and "Traceback" not in err
+    assert "syscalls.getenvid" in out  # the counters of the run so far

@@ -21,6 +21,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1  # unknown program, build error, bad ELF, bad setting
 EXIT_PANIC = 3  # kernel panic (a kernel bug)
 EXIT_LIMIT = 4  # --max-insns reached
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
 
 
 def _mib(text: str) -> int:
@@ -174,6 +175,9 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
     if result.reason == "max-insns":
         print(f"pyjos: {result.message}", file=sys.stderr)
         return EXIT_LIMIT
+    if result.reason == "interrupted":
+        print("pyjos: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 
@@ -284,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("pyjos: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader of our output went away (`| head`)
         _silence_stdout()
         return EXIT_OK

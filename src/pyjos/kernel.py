@@ -13,8 +13,10 @@ from __future__ import annotations
 import ctypes
 import os
 import select
+import signal
 import struct
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +63,8 @@ class KernelConfig:
 class RunResult:
     """How a run ended."""
 
-    reason: str  # "idle" (no env left), "monitor", "max-insns", "panic", "output-closed"
+    reason: str  # "idle" (no env left), "monitor", "max-insns", "panic", "output-closed",
+    #              "interrupted" (SIGINT)
     message: str = ""
     slices: int = 0
 
@@ -291,6 +294,23 @@ class Kernel:
 
     # --- the run loop ----------------------------------------------------------------
     def run(self) -> RunResult:
+        """Run (see _run); Ctrl-C stops the machine cleanly (reason "interrupted").
+
+        A KeyboardInterrupt raised inside Unicorn's callbacks would be swallowed
+        by ctypes, so while the machine runs SIGINT only asks it to halt.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return self._run()
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            return self._run()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _on_sigint(self, _signum: int, _frame: object) -> None:
+        self.halt("interrupted", "interrupted by SIGINT")
+
+    def _run(self) -> RunResult:
         """Run until no env is left, the monitor quits, or a limit is hit.
 
         --max-insns is checked at each timer interrupt: a slice of `quantum`
