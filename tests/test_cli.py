@@ -257,7 +257,7 @@ def test_kernel_panic_exit_code(monkeypatch, capsys):
     assert len(captured.err.splitlines()) == 1
 
 
-FOREVER = "#include <inc/lib.h>\nvoid umain(int argc, char **argv) { for (;;) sys_getenvid(); }\n"
+SYSCALLS_FOREVER = "#include <inc/lib.h>\nvoid umain(int argc, char **argv) { for (;;) sys_getenvid(); }\n"
 
 
 def test_sigint_stops_a_run_cleanly(tmp_path):
@@ -267,7 +267,7 @@ def test_sigint_stops_a_run_cleanly(tmp_path):
     import time
 
     prog = tmp_path / "forever.c"
-    prog.write_text(FOREVER)
+    prog.write_text(SYSCALLS_FOREVER)
     build = subprocess.run([sys.executable, "-m", "pyjos", "run", "-q", "--max-insns", "1000",
                             str(prog)], capture_output=True, text=True)  # build it first
     assert build.returncode == 4, build.stderr
