@@ -10,11 +10,10 @@ import math
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from pyjos import bench, costmodel
+from pyjos import costmodel
 from pyjos.abi import BATCH_MAX
 from pyjos.kernel import Kernel, KernelConfig
 
@@ -44,7 +43,7 @@ def test_traps_per_fork_formula(strategy):
     for n in (16, 64, 200):
         log, _ = fork_log(strategy, n)
         assert len(log) == 3
-        for (traps, _calls), (traps0, _calls0) in zip(log[1:], base[1:]):
+        for (traps, _calls), (traps0, _calls0) in zip(log[1:], base[1:], strict=True):
             assert traps - traps0 == SLOPE[strategy] * n, (strategy, n, log, base)
 
 

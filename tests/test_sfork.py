@@ -80,8 +80,8 @@ def test_frames_shared_except_stack_and_thisenv(tmp_path, run_programs):
     text, _k, result = run_programs([str(src)])
     assert result.reason == "idle"
     rows = dict(re.findall(r"^(parent|child) (.*)$", text, re.M))
-    parent = dict(zip(rows["parent"].split()[::2], rows["parent"].split()[1::2]))
-    child = dict(zip(rows["child"].split()[::2], rows["child"].split()[1::2]))
+    parent = dict(zip(rows["parent"].split()[::2], rows["parent"].split()[1::2], strict=True))
+    child = dict(zip(rows["child"].split()[::2], rows["child"].split()[1::2], strict=True))
     assert parent["data"] == child["data"], text          # shared writable page
     assert parent["rodata"] == child["rodata"], text      # shared read-only page
     assert parent["rodata-w"] == child["rodata-w"] == "0", text

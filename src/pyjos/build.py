@@ -208,7 +208,7 @@ def toolchain() -> Toolchain:
 def _gcc() -> Toolchain:
     gcc, ld, ar = (shutil.which(tool) for tool in GCC_TOOLS)
     if gcc is None or ld is None or ar is None:
-        missing = [tool for tool, path in zip(GCC_TOOLS, (gcc, ld, ar)) if path is None]
+        missing = [tool for tool, path in zip(GCC_TOOLS, (gcc, ld, ar), strict=True) if path is None]
         raise BuildError(f"{', '.join(missing)} not found on PATH")
     return Toolchain("gcc", cc=(gcc, "-m32"), ld=(ld, "-m", "elf_i386"), ar=(ar,))
 

@@ -49,7 +49,8 @@ def _int_list(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of integers: {text!r}") from None
     if any(v < 0 or v > 65536 for v in values):
         raise argparse.ArgumentTypeError("page counts must be 0 to 65536")
     return values

@@ -18,7 +18,7 @@ from bisect import bisect_left, insort
 from collections.abc import Callable
 
 from .abi import (
-    E_BAD_ENV, E_NO_FREE_ENV, E_NO_MEM, ENV_TYPE_USER, ENVX, FL_IF, GD_UD, GD_UT,
+    E_BAD_ENV, E_NO_FREE_ENV, E_NO_MEM, ENV_TYPE_USER, FL_IF, GD_UD, GD_UT,
     KERNBASE, NENV, PGSHIFT, PGSIZE, PTE_P, PTE_U, PTE_W, ROUNDDOWN, ROUNDUP,
     USTACKTOP, UTOP, Env, EnvStatus,
 )
