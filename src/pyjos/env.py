@@ -26,6 +26,7 @@ from .elf import ElfImage
 from .pmap import Pmap
 
 ENVGENSHIFT = 12  # >= LOGNENV
+_MAY_RUN = (EnvStatus.ENV_RUNNABLE, EnvStatus.ENV_RUNNING)
 ENV_SIZE = ctypes.sizeof(Env)
 MAX_ARG_BYTES = PGSIZE // 2  # argv strings and pointers must fit in the stack page
 
@@ -45,7 +46,7 @@ class EnvTable:
         # new view on every access.  Views hold no data of their own.
         self.envs: list[Env] = [array[i] for i in range(NENV)]
         self.curenv: int | None = None  # index of the running env
-        self.runnable: list[int] = []  # sorted indexes of RUNNABLE envs (see sched.py)
+        self.runnable: list[int] = []  # sorted indexes of RUNNABLE and RUNNING envs (sched.py)
         self._free_head: int | None = None
         for i in range(NENV - 1, -1, -1):
             self._push_free(i)
@@ -80,14 +81,13 @@ class EnvTable:
         return self.envs[idx].env_pgdir - KERNBASE
 
     def set_status(self, idx: int, status: EnvStatus) -> None:
-        """Change an env's status; the one place that does (keeps `runnable`)."""
+        """Change an env's status; the one place that does (keeps `runnable`,
+        the envs that may run: RUNNABLE or RUNNING)."""
         e = self.envs[idx]
-        old = e.env_status
-        if old == status:
-            return
-        if old == EnvStatus.ENV_RUNNABLE:
+        was, now = e.env_status in _MAY_RUN, status in _MAY_RUN
+        if was and not now:
             del self.runnable[bisect_left(self.runnable, idx)]
-        if status == EnvStatus.ENV_RUNNABLE:
+        elif now and not was:
             insort(self.runnable, idx)
         e.env_status = status
 

@@ -43,8 +43,9 @@ DEFAULT_QUANTUM = 10_000  # timer units (basic blocks with the native timer)
 # allows inside a trap hook (see resume()).
 TRAMPOLINE_VA = UENVS + 0x20000
 TRAMPOLINE_CODE = b"\xcd\x30"
-_SEGS = struct.Struct("<HxxH")
-_RUNNING = EnvStatus.ENV_RUNNING  # tf_es, tf_ds at offset 32 of struct Trapframe
+_SEGS = struct.Struct("<HxxH")  # tf_es, tf_ds at offset 32 of struct Trapframe
+_U32 = struct.Struct("<I")
+_RUNNING = EnvStatus.ENV_RUNNING
 
 
 @dataclass
@@ -231,8 +232,8 @@ class Kernel:
         cur = self.envtab.curenv  # None if the env just destroyed itself
         if cur is not None:
             self.save_frame(cur)  # also records the CPU's es/ds
-            if eax is not None:
-                self.envs[cur].env_tf.tf_regs.reg_eax = eax & 0xFFFFFFFF
+            if eax is not None:  # tf_regs.reg_eax is at offset 28 of the Trapframe
+                _U32.pack_into(self.pmap.mem.buf, self._tf_pa[cur] + 28, eax & 0xFFFFFFFF)
         else:
             self._cpu_segs = self.machine.data_segments()  # the dead env may have changed them
         nxt = sched.sched_pick(self)

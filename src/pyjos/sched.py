@@ -2,16 +2,15 @@
 
 The next env is the first RUNNABLE one after the current env in envs[]
 order, wrapping around; the current env runs again only when no other env is
-runnable.  ``EnvTable.runnable`` is a sorted index of RUNNABLE envs kept by
-``EnvTable.set_status``, so picking is O(log n) however many envs are blocked.
+runnable.  ``EnvTable.runnable`` is a sorted index of the envs that may run
+(RUNNABLE, and the RUNNING one), kept by ``EnvTable.set_status``, so picking
+is O(log n) however many envs are blocked.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from typing import TYPE_CHECKING
-
-from .abi import EnvStatus
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -20,10 +19,8 @@ if TYPE_CHECKING:
 def sched_pick(k: Kernel) -> int | None:
     """Index of the env to run next, or None when nothing can run."""
     runnable = k.envtab.runnable
+    if not runnable:
+        return None
     cur = k.envtab.curenv
-    if runnable:
-        pos = bisect_right(runnable, cur if cur is not None else -1)
-        return runnable[pos % len(runnable)]
-    if cur is not None and k.envs[cur].env_status == EnvStatus.ENV_RUNNING:
-        return cur
-    return None
+    pos = bisect_right(runnable, cur if cur is not None else -1)
+    return runnable[pos % len(runnable)]

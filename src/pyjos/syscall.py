@@ -208,7 +208,7 @@ def sys_ipc_try_send(k: Kernel, envid: int, value: int, srcva: int, perm: int) -
     d.env_ipc_from = k.envtab.cur_id()
     d.env_ipc_value = value
     d.env_ipc_perm = sent_perm
-    d.env_tf.tf_regs.reg_eax = 0
+    # The receiver's eax is already 0: its frame was saved with sys_ipc_recv's 0.
     k.envtab.set_status(dst, EnvStatus.ENV_RUNNABLE)
     return 0
 
