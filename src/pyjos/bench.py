@@ -23,12 +23,13 @@ def time_run(programs: list[str], args: list[str], config: KernelConfig | None =
     return _counted_run(programs, args, config or KernelConfig())[0]
 
 
-def per_iteration_us(programs: list[str], n: int, repeat: int, per: int) -> float:
+def per_iteration_us(programs: list[str], n: int, repeat: int, per: int,
+                     config: KernelConfig | None = None) -> float:
     """Microseconds per event: (t(n) - t(0)) / (n * per), min over repeats."""
     best = float("inf")
     for _ in range(repeat):
-        base = time_run(programs, ["0"])
-        full = time_run(programs, [str(n)])
+        base = time_run(programs, ["0"], config)
+        full = time_run(programs, [str(n)], config)
         best = min(best, (full - base) / (n * per) * 1e6)
     return best
 
@@ -200,13 +201,9 @@ def bench_fault(iterations: int, repeat: int) -> dict[str, object]:
     release)."""
     pages = min(iterations, 16384)
     config = KernelConfig(mem=(64 + pages * 4 // 1024 * 2) * 1024 * 1024)
-    best = float("inf")
-    for _ in range(repeat):
-        base = time_run(["faultloop"], ["0"], config)
-        full = time_run(["faultloop"], [str(pages)], config)
-        best = min(best, (full - base) / pages * 1e6)
+    us = per_iteration_us(["faultloop"], pages, repeat, 1, config)
     return {"benchmark": "fault", "faults": pages, "repeat": repeat,
-            "us_per_fault": round(best, 3), **environment()}
+            "us_per_fault": round(us, 3), **environment()}
 
 
 # Real JOS under QEMU on this machine class, program phase only (ABI.md, issues).

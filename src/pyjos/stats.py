@@ -65,10 +65,6 @@ class Stats:
                 out[name] += n
         return dict(out)
 
-    def snapshot(self) -> dict[str, int]:
-        """A copy of the global counts (for differences around a region)."""
-        return self.total
-
     def as_dict(self) -> dict[str, object]:
         """JSON-ready: {"total": {...}, "per_env": {"00001000": {...}}}."""
         return {
