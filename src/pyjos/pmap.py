@@ -190,10 +190,7 @@ class Pmap:
         buf = self.mem.buf
         old = _U32.unpack_from(buf, pte_pa)[0]
         if old & PTE_P and old >> PGSHIFT == ppn:  # same page, new permissions
-            _U32.pack_into(buf, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
-            self.stats.bump("pte_writes")
-            if pgdir == self.current_pgdir:
-                self.tlb_stale = True
+            self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
             return 0
         self.pages[ppn].pp_ref += 1
         if old & PTE_P:

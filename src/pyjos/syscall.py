@@ -118,9 +118,6 @@ def sys_env_set_pgfault_upcall(k: Kernel, envid: int, func: int) -> int:
     return 0
 
 
-_PERM_REQUIRED = PTE_U | PTE_P
-
-
 def _bad_va(va: int) -> bool:
     return va >= UTOP or va % PGSIZE != 0
 
@@ -158,8 +155,7 @@ def sys_page_map(k: Kernel, srcenvid: int, srcva: int, dstenvid: int, dstva: int
     r, dst = envtab.envid2env(dstenvid, True)
     if r < 0:
         return r
-    if (srcva >= UTOP or srcva & 0xFFF or dstva >= UTOP or dstva & 0xFFF
-            or perm & _PERM_REQUIRED != _PERM_REQUIRED or perm & ~PTE_SYSCALL):
+    if _bad_va(srcva) or _bad_va(dstva) or _bad_perm(perm):
         return -E_INVAL
     envs = envtab.envs
     pte = k.pmap.pte(envs[src].env_pgdir - KERNBASE, srcva)
