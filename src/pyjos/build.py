@@ -266,14 +266,23 @@ def build_host_program(name: str, source: Path) -> Path | None:
     return _build_host(name, source, HOST_PROGRAM_CFLAGS, "")
 
 
-def _build_host(name: str, source: Path, cflags: Sequence[str], suffix: str) -> Path | None:
+@functools.cache
+def _host_compiler() -> tuple[str, str] | None:
+    """(path, --version output) of the host C compiler, found once per process."""
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
         return None
     try:
-        version = _run([cc, "--version"], "host compiler --version")
+        return cc, _run([cc, "--version"], "host compiler --version")
     except BuildError:
         return None
+
+
+def _build_host(name: str, source: Path, cflags: Sequence[str], suffix: str) -> Path | None:
+    compiler = _host_compiler()
+    if compiler is None:
+        return None
+    cc, version = compiler
     key = _digest(["host", cc, version, *cflags], [source])
     out = cache_dir() / "host" / f"{name}-{key}{suffix}"
     if out.is_file():
