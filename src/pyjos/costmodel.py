@@ -159,9 +159,13 @@ def host_model(calibrate_exe: Path | None = None) -> CostModel:
     estimates are used for those.  Raises RuntimeError if no host compiler
     can build the calibration program or it fails.
     """
-    from .build import build_host_program
+    from .build import BuildError, build_host_program
 
-    exe = calibrate_exe or build_host_program("calibrate", Path(__file__).parent / "host" / "calibrate.c")
+    try:
+        exe = calibrate_exe or build_host_program("calibrate",
+                                                  Path(__file__).parent / "host" / "calibrate.c")
+    except BuildError as exc:
+        raise RuntimeError(f"cannot build the host calibration program: {exc}") from None
     if exe is None:
         raise RuntimeError("the host cost model needs a host C compiler (gcc) to calibrate")
     done = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
