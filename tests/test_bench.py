@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from pyjos import costmodel
+from pyjos.tools import costmodel
 from pyjos.abi import BATCH_MAX
 from pyjos.kernel import Kernel, KernelConfig
 

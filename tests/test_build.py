@@ -1,4 +1,4 @@
-"""Tests of the guest toolchain (pyjos.build) against a tiny fake guest tree."""
+"""Tests of the guest toolchain (pyjos.guest.build) against a tiny fake guest tree."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pyjos import build
-from pyjos.build import (
+from pyjos.guest import build
+from pyjos.guest.build import (
     BuildError,
     _host_compiler,
     ProgramNotFound,
@@ -24,7 +24,7 @@ from pyjos.build import (
     resolve_program,
     toolchain,
 )
-from pyjos.elf import parse_elf, symbols
+from pyjos.guest.elf import parse_elf, symbols
 
 ZIGLANG_INSTALLED = importlib.util.find_spec("ziglang") is not None
 
@@ -191,7 +191,7 @@ def test_library_is_shared_between_programs(guest: Path, i386: build.Toolchain, 
 def test_cache_survives_a_new_process(guest: Path, i386: build.Toolchain) -> None:
     first = build_program("hello", guest_dir=guest)
     stamp = first.stat().st_mtime_ns
-    code = "import sys; from pathlib import Path; from pyjos.build import build_program; " \
+    code = "import sys; from pathlib import Path; from pyjos.guest.build import build_program; " \
            "print(build_program('hello', guest_dir=Path(sys.argv[1])))"
     proc = subprocess.run([sys.executable, "-c", code, str(guest)], capture_output=True, text=True, check=True)
     assert Path(proc.stdout.strip()) == first
@@ -199,7 +199,7 @@ def test_cache_survives_a_new_process(guest: Path, i386: build.Toolchain) -> Non
 
 
 def test_concurrent_builds_share_one_result(guest: Path, cache: Path, i386: build.Toolchain) -> None:
-    code = "import sys; from pathlib import Path; from pyjos.build import build_program; " \
+    code = "import sys; from pathlib import Path; from pyjos.guest.build import build_program; " \
            "print(build_program('hello', guest_dir=Path(sys.argv[1])))"
     procs = [subprocess.Popen([sys.executable, "-c", code, str(guest)], stdout=subprocess.PIPE, text=True)
              for _ in range(4)]

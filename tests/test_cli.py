@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pyjos import __version__, cli, syscall
-from pyjos.elf import ElfError
+from pyjos import __version__
+from pyjos.tools import cli
+from pyjos.kernel import syscall
+from pyjos.guest.elf import ElfError
 from pyjos.kernel import Kernel, KernelConfig
 
 HELLO_LINES = [

@@ -1,4 +1,4 @@
-"""Tests of ELF validation (pyjos.elf): valid images load, every malformed one is an ElfError."""
+"""Tests of ELF validation (pyjos.guest.elf): valid images load, every malformed one is an ElfError."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pyjos.abi import UTOP
-from pyjos.elf import ElfError, ElfImage, Segment, parse_elf, symbolize, symbols
+from pyjos.guest.elf import ElfError, ElfImage, Segment, parse_elf, symbolize, symbols
 
 PT_LOAD, PT_NOTE = 1, 4
 PF_X, PF_W, PF_R = 1, 2, 4

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from pyjos import sched, trap
+from pyjos.kernel import sched, trap
 from pyjos.abi import (
     E_BAD_ENV, E_NO_FREE_ENV, E_NO_MEM, ENVX, KERNBASE, NENV, PDX, PGSHIFT, PGSIZE,
     PTE_ADDR, PTE_P, PTE_U, PTE_W, PTSIZE, ULIM, UENVS, UPAGES, USTACKTOP, UTEXT, UTOP,
     UVPD, UVPT, EnvStatus,
 )
-from pyjos.elf import ElfError
-from pyjos.env import LoadError
+from pyjos.guest.elf import ElfError
+from pyjos.kernel.env import LoadError
 from pyjos.kernel import Kernel, KernelConfig
 
 MIB = 1 << 20

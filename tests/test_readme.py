@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pyjos.cli import make_parser
+from pyjos.tools.cli import make_parser
 from pyjos.kernel import Kernel
 
 ROOT = Path(__file__).resolve().parents[1]

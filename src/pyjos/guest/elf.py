@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
-from .abi import UTOP
+from ..abi import UTOP
 
 ELF_MAGIC = b"\x7fELF"
 ELFCLASS32 = 1

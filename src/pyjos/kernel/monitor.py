@@ -12,8 +12,8 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .abi import PGSIZE, PTE_COW, PTE_P, PTE_SHARE, PTE_U, PTE_W, EnvStatus, Trap
-from .elf import symbolize
+from ..abi import PGSIZE, PTE_COW, PTE_P, PTE_SHARE, PTE_U, PTE_W, EnvStatus, Trap
+from ..guest.elf import symbolize
 
 if TYPE_CHECKING:
     from .kernel import Kernel

@@ -27,12 +27,12 @@ from __future__ import annotations
 import ctypes
 import struct
 
-from .abi import (
+from ..abi import (
     E_FAULT, E_NO_MEM, KERNBASE, NENV, NPDENTRIES, PDX, PGSHIFT, PGSIZE, PTE_ADDR, PTE_COW,
     PTE_P, PTE_SYSCALL, PTE_U, PTE_W, PTSIZE, PTX, ROUNDUP, UENVS, UPAGES, UTOP, UVPT, Env,
     PageInfo,
 )
-from .machine import Machine
+from ..machine import Machine
 from .stats import Stats
 
 _U32 = struct.Struct("<I")

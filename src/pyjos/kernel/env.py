@@ -17,12 +17,12 @@ import struct
 from bisect import bisect_left, insort
 from collections.abc import Callable
 
-from .abi import (
+from ..abi import (
     E_BAD_ENV, E_NO_FREE_ENV, E_NO_MEM, ENV_TYPE_USER, FL_IF, GD_UD, GD_UT,
     KERNBASE, NENV, PGSHIFT, PGSIZE, PTE_P, PTE_U, PTE_W, ROUNDDOWN, ROUNDUP,
     USTACKTOP, UTOP, Env, EnvStatus,
 )
-from .elf import ElfImage
+from ..guest.elf import ElfImage
 from .pmap import Pmap
 
 ENVGENSHIFT = 12  # >= LOGNENV

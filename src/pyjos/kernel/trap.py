@@ -12,7 +12,7 @@ import ctypes
 import struct
 from typing import TYPE_CHECKING
 
-from .abi import (
+from ..abi import (
     FEC_PR, FEC_U, FEC_WR, PGSIZE, PTE_COW, PTE_P, PTE_U, PTE_W, ROUNDDOWN, ROUNDUP, ULIM,
     UTOP, UXSTACKTOP, Trap, UTrapframe, trapname,
 )

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .elf import ElfError, parse_elf
 
-GUEST_DIR = Path(__file__).parent / "guest"
+GUEST_DIR = Path(__file__).parent
 
 CFLAGS: tuple[str, ...] = (
     "-ffreestanding", "-fno-builtin", "-nostdinc", "-nostdlib",

@@ -12,10 +12,10 @@ import statistics
 import time
 from collections.abc import Callable
 
-from . import __version__
+from .. import __version__
 from .costmodel import EVENT_COUNTERS, CostModel, event_counts
-from .kernel import DEFAULT_MEM, Kernel, KernelConfig
-from .machine import UNICORN_VERSION
+from ..kernel import DEFAULT_MEM, Kernel, KernelConfig
+from ..machine import UNICORN_VERSION
 
 
 def time_run(programs: list[str], args: list[str], config: KernelConfig | None = None) -> float:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .abi import (
+from ..abi import (
     E_NO_MEM, PDX, PGSHIFT, PGSIZE, PTE_COW, PTE_P, PTE_SHARE, PTE_SYSCALL, PTE_U, PTE_W,
     PTX, UTOP, UXSTACKTOP, EnvStatus,
 )

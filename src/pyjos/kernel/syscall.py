@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .abi import (
+from ..abi import (
     BATCH_CONTINUE, BATCH_MAX, E_FAULT, NENV, PTE_COW, E_INVAL, E_IPC_NOT_RECV, E_NO_MEM, KERNBASE, PGSHIFT, PGSIZE, PTE_P, PTE_SYSCALL,
     PTE_U, PTE_W, UTOP, EnvStatus, Sys,
 )

@@ -22,17 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import sched, syscall, trap
-from .abi import (
+from ..abi import (
     ENV_TYPE_USER, GD_UD, KERNBASE, NENV, PGSIZE, PTE_P, PTE_U, UENVS, Env, EnvStatus,
 )
-from .build import build_host_library, build_program, resolve_program
-from .elf import ElfError, data_symbol, parse_elf, symbols
+from ..guest.build import build_host_library, build_program, resolve_program
+from ..guest.elf import ElfError, data_symbol, parse_elf, symbols
 from .env import EnvTable, LoadError
-from .machine import Machine
+from ..machine import Machine
 from .pmap import Pmap
 from .stats import Stats
 
-HOST_DIR = Path(__file__).parent / "host"
+HOST_DIR = Path(__file__).parent.parent / "host"
 # enum fork_strategy in guest/inc/lib.h, and the variable fork() reads.
 FORK_STRATEGIES = {"dumb": 0, "cow": 1, "batch": 2, "kernel": 3}
 FORK_SYMBOL = "pyjos_fork_strategy"

@@ -159,11 +159,11 @@ def host_model(calibrate_exe: Path | None = None) -> CostModel:
     estimates are used for those.  Raises RuntimeError if no host compiler
     can build the calibration program or it fails.
     """
-    from .build import BuildError, build_host_program
+    from ..guest.build import BuildError, build_host_program
 
     try:
         exe = calibrate_exe or build_host_program("calibrate",
-                                                  Path(__file__).parent / "host" / "calibrate.c")
+                                                  Path(__file__).parent.parent / "host" / "calibrate.c")
     except BuildError as exc:
         raise RuntimeError(f"cannot build the host calibration program: {exc}") from None
     if exe is None:

@@ -25,7 +25,7 @@ import unicorn
 from unicorn import Uc, UcError, unicorn_const as ucc, x86_const as x86
 from unicorn.unicorn_py3.unicorn import uclib
 
-from .abi import GD_KD, GD_KT, GD_UD, GD_UT, KERNBASE, PGSIZE
+from ..abi import GD_KD, GD_KT, GD_UD, GD_UT, KERNBASE, PGSIZE
 
 UNICORN_VERSION = unicorn.__version__
 PINNED_UNICORN = "2.1.4"

@@ -9,13 +9,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__
-from .build import BuildError, list_programs
+from .. import __version__
+from ..guest.build import BuildError, list_programs
 from .bench import FORK_STRATEGIES
 from .costmodel import MODEL_NAMES
-from .elf import ElfError
-from .env import LoadError
-from .machine import UNICORN_VERSION, MachineError
+from ..guest.elf import ElfError
+from ..kernel.env import LoadError
+from ..machine import UNICORN_VERSION, MachineError
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # unknown program, build error, bad ELF, bad setting
@@ -148,8 +148,8 @@ def split_args(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
-    from .kernel import Kernel, KernelConfig
-    from .monitor import TerminalLines
+    from ..kernel import Kernel, KernelConfig
+    from ..kernel.monitor import TerminalLines
 
     config = KernelConfig(mem=ns.mem * 1024 * 1024, quantum=ns.quantum,
                           max_insns=ns.max_insns, fork=ns.fork, cow_faults=ns.cow_faults,
