@@ -250,8 +250,8 @@ def test_kernel_panic_exit_code(monkeypatch, capsys):
         raise RuntimeError("injected")
 
     num = int(syscall.Sys.SYS_getenvid)
-    _fn, _nargs, key = syscall._DISPATCH[num]
-    monkeypatch.setitem(syscall._DISPATCH, num, (boom, 0, key))
+    entry = syscall.TABLE[num]
+    monkeypatch.setitem(syscall.TABLE, num, entry._replace(handler=boom, nargs=0))
     assert cli.main(["run", "-q", "hello"]) == 3
     captured = capsys.readouterr()
     assert "kernel panic: kernel bug in a system call: RuntimeError: injected" in captured.out

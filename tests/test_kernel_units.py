@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from pyjos.kernel import sched, trap
+from pyjos.kernel import sched, vm
 from pyjos.abi import (
     E_BAD_ENV, E_NO_FREE_ENV, E_NO_MEM, ENVX, KERNBASE, NENV, PDX, PGSHIFT, PGSIZE,
     PTE_ADDR, PTE_P, PTE_U, PTE_W, PTSIZE, ULIM, UENVS, UPAGES, USTACKTOP, UTEXT, UTOP,
     UVPD, UVPT, EnvStatus,
 )
 from pyjos.guest.elf import ElfError
-from pyjos.kernel.env import LoadError
+from pyjos.kernel.load import LoadError
 from pyjos.kernel import Kernel, KernelConfig
 
 MIB = 1 << 20
@@ -32,6 +32,16 @@ def alloc_env(k: Kernel, parent_id: int = 0) -> int:
     r, idx = k.envtab.env_alloc(parent_id)
     assert r == 0
     return idx
+
+
+def read_user(k: Kernel, idx: int, va: int, n: int) -> bytes:
+    """n bytes at va of env idx (vm.copyin through its page directory)."""
+    return vm.copyin(k.pmap, k.envtab.pgdir(idx), va, n)
+
+
+def user_mem_check(k: Kernel, idx: int, va: int, n: int, perm: int) -> int | None:
+    """vm.user_mem_check of env idx's page directory."""
+    return vm.user_mem_check(k.pmap, k.envtab.pgdir(idx), va, n, perm)
 
 
 def user_perm(k: Kernel, pgdir: int, va: int) -> int:
@@ -176,19 +186,19 @@ def test_page_insert_lookup_remove_refcounts(k):
 
 
 def test_page_insert_marks_tlb_stale_only_for_live_mappings(k):
-    pm = k.pmap
+    pm, cpu = k.pmap, k.cpu
     pgdir = pm.new_pgdir()
-    pm.switch_pgdir(pgdir)
+    cpu.switch_pgdir(pgdir)
     a, b = pm.page_alloc(), pm.page_alloc()
     pm.page_insert(pgdir, a, 0x10000000, PTE_U | PTE_W)
-    assert not pm.tlb_stale  # a new mapping needs no flush
+    assert not cpu.tlb_stale  # a new mapping needs no flush
     pm.page_insert(pgdir, b, 0x10000000, PTE_U | PTE_W)
-    assert pm.tlb_stale  # a changed one does
-    pm.flush_tlb_if_stale()
-    assert not pm.tlb_stale
+    assert cpu.tlb_stale  # a changed one does
+    cpu.flush_tlb_if_stale()
+    assert not cpu.tlb_stale
     pm.page_remove(pgdir, 0x10000000)
-    assert pm.tlb_stale
-    pm.switch_pgdir(pm.kern_pgdir)
+    assert cpu.tlb_stale
+    cpu.switch_pgdir(pm.kern_pgdir)
 
 
 def test_new_pgdir_layout(k):
@@ -284,32 +294,32 @@ def test_env_free_returns_every_page(k):
 def test_envid2env(k):
     parent = alloc_env(k)
     pid = k.envs[parent].env_id
-    k.envtab.curenv = parent
+    k.cpu.env = parent
     child = alloc_env(k, pid)
     cid = k.envs[child].env_id
     stranger = alloc_env(k)
     sid = k.envs[stranger].env_id
     et = k.envtab
-    assert et.envid2env(0, True) == (0, parent)
-    assert et.envid2env(pid, True) == (0, parent)
-    assert et.envid2env(cid, True) == (0, child)
-    assert et.envid2env(sid, True) == (-E_BAD_ENV, -1)  # not ours
-    assert et.envid2env(sid, False) == (0, stranger)
-    assert et.envid2env(0x1000 | 0x3FF, False) == (-E_BAD_ENV, -1)  # a free slot
-    assert et.envid2env(cid + 0x1000, False) == (-E_BAD_ENV, -1)  # wrong generation
+    assert k.envid2env(0, True) == (0, parent)
+    assert k.envid2env(pid, True) == (0, parent)
+    assert k.envid2env(cid, True) == (0, child)
+    assert k.envid2env(sid, True) == (-E_BAD_ENV, -1)  # not ours
+    assert k.envid2env(sid, False) == (0, stranger)
+    assert k.envid2env(0x1000 | 0x3FF, False) == (-E_BAD_ENV, -1)  # a free slot
+    assert k.envid2env(cid + 0x1000, False) == (-E_BAD_ENV, -1)  # wrong generation
     # A grandchild is not an immediate child.
-    k.envtab.curenv = child
+    k.cpu.env = child
     grandchild = alloc_env(k, cid)
-    k.envtab.curenv = parent
-    assert et.envid2env(k.envs[grandchild].env_id, True) == (-E_BAD_ENV, -1)
+    k.cpu.env = parent
+    assert k.envid2env(k.envs[grandchild].env_id, True) == (-E_BAD_ENV, -1)
     # A stale id: the slot was freed and reused.
     k.envtab.env_free(child)
-    assert et.envid2env(cid, False) == (-E_BAD_ENV, -1)
+    assert k.envid2env(cid, False) == (-E_BAD_ENV, -1)
     reused = alloc_env(k, pid)
     assert reused == child and k.envs[reused].env_id == cid + 0x1000
-    assert et.envid2env(cid, True) == (-E_BAD_ENV, -1)
-    assert et.envid2env(cid + 0x1000, True) == (0, child)
-    k.envtab.curenv = None
+    assert k.envid2env(cid, True) == (-E_BAD_ENV, -1)
+    assert k.envid2env(cid + 0x1000, True) == (0, child)
+    k.cpu.env = None
 
 
 def test_nenv_exhaustion():
@@ -344,12 +354,12 @@ def test_create_env_loads_program(k):
     assert user_perm(k, pgdir, USTACKTOP) == 0  # guard page
     # The stack holds argc, argv -> ["hello", "a", "b", NULL].
     esp = e.env_tf.tf_esp
-    argc = int.from_bytes(trap.read_user(k, idx, esp, 4), "little")
-    argv = int.from_bytes(trap.read_user(k, idx, esp + 4, 4), "little")
+    argc = int.from_bytes(read_user(k, idx, esp, 4), "little")
+    argv = int.from_bytes(read_user(k, idx, esp + 4, 4), "little")
     assert argc == 3
-    ptrs = [int.from_bytes(trap.read_user(k, idx, argv + 4 * i, 4), "little") for i in range(4)]
+    ptrs = [int.from_bytes(read_user(k, idx, argv + 4 * i, 4), "little") for i in range(4)]
     assert ptrs[3] == 0
-    strings = [trap.read_user(k, idx, p, 8).split(b"\0")[0] for p in ptrs[:3]]
+    strings = [read_user(k, idx, p, 8).split(b"\0")[0] for p in ptrs[:3]]
     assert strings == [b"hello", b"a", b"b"]
 
 
@@ -385,7 +395,7 @@ def test_create_env_out_of_memory_is_a_load_error():
 # --- user memory checks -------------------------------------------------------------------
 def test_user_mem_check(k):
     idx = ENVX(k.create_env("hello"))
-    check = trap.user_mem_check
+    check = user_mem_check
     stack = USTACKTOP - PGSIZE
     assert check(k, idx, stack, PGSIZE, PTE_U | PTE_W) is None
     assert check(k, idx, stack + 16, 8, PTE_U) is None
@@ -410,13 +420,13 @@ def test_sched_round_robin(k):
     a, b, c = alloc_env(k), alloc_env(k), alloc_env(k)
     et = k.envtab
     assert sched.sched_pick(k) == a  # no current env: the first runnable
-    et.curenv = a
+    k.cpu.env = a
     et.set_status(a, EnvStatus.ENV_RUNNING)
     assert sched.sched_pick(k) == b
     et.set_status(b, EnvStatus.ENV_NOT_RUNNABLE)
     assert sched.sched_pick(k) == c
     et.set_status(a, EnvStatus.ENV_RUNNABLE)
-    et.curenv = c
+    k.cpu.env = c
     et.set_status(c, EnvStatus.ENV_RUNNING)
     assert sched.sched_pick(k) == a  # wraps around
     et.set_status(a, EnvStatus.ENV_NOT_RUNNABLE)
@@ -424,4 +434,4 @@ def test_sched_round_robin(k):
     et.set_status(c, EnvStatus.ENV_NOT_RUNNABLE)
     assert sched.sched_pick(k) is None
     assert et.runnable == []
-    et.curenv = None
+    k.cpu.env = None

@@ -192,6 +192,35 @@ BATCH_MAX = 4096  # calls in one batch
 BATCH_CONTINUE = 0x1  # flag: run the remaining calls after an error
 
 
+# --- fork() strategies (enum fork_strategy in guest/inc/lib.h) ---------------
+class ForkStrategy(enum.IntEnum):
+    """What the library's fork() does; the loader stores one into
+    FORK_STRATEGY_SYMBOL (`pyjos run --fork NAME`)."""
+
+    FORK_DUMB = 0
+    FORK_COW = 1
+    FORK_BATCH = 2
+    FORK_KERNEL = 3
+
+
+FORK_STRATEGY_SYMBOL = "pyjos_fork_strategy"
+# The one table of fork strategies: CLI choices, benchmarks and tests derive from it.
+FORK_STRATEGIES: dict[str, str] = {
+    "dumb": "eager copy of every page (dumbfork)",
+    "cow": "user-level copy-on-write, one system call per page (JOS; the default)",
+    "batch": "user-level copy-on-write sent in batched system calls",
+    "kernel": "the kernel's sys_fork: copy-on-write in one trap",
+}
+# sfork is no strategy of fork() but a fork of its own (shared memory); the
+# fork benchmark compares it with the strategies.
+FORK_KINDS: tuple[str, ...] = (*FORK_STRATEGIES, "sfork")
+
+
+def fork_strategy(name: str) -> ForkStrategy:
+    """The enum value of a strategy named in FORK_STRATEGIES."""
+    return ForkStrategy[f"FORK_{name.upper()}"]
+
+
 # --- Errors (returned negated) -----------------------------------------------
 class Err(enum.IntEnum):
     E_UNSPECIFIED = 1
@@ -299,6 +328,17 @@ class PageInfo(_GuestStruct):
     ]
 
 
+def offset_of(struct: type[ctypes.Structure], path: str) -> int:
+    """Byte offset of a (dotted) field: offset_of(Trapframe, "tf_regs.reg_eax") == 28."""
+    off = 0
+    for name in path.split("."):
+        field = getattr(struct, name)
+        off += field.offset
+        struct = dict(struct._fields_)[name]
+    return off
+
+
+assert [fork_strategy(n).name for n in FORK_STRATEGIES] == [m.name for m in ForkStrategy]
 assert ctypes.sizeof(PushRegs) == 32
 assert ctypes.sizeof(Trapframe) == 68
 assert ctypes.sizeof(UTrapframe) == 52

@@ -1,4 +1,4 @@
-"""Environments (JOS's kern/env.c): envs[] in guest memory, ids, loading.
+"""Environments (JOS's kern/env.c): envs[] in guest memory, ids, life cycle.
 
 ``envs[]`` is an array of ``abi.Env`` laid over guest physical memory and
 mapped read-only to users at UENVS, so ``thisenv->env_id`` works natively in
@@ -6,33 +6,41 @@ the guest.  The free list is threaded through ``env_link`` (kernel virtual
 addresses), with the freed env pushed at the front as JOS does, so env ids and
 their reuse match JOS exactly.
 
-While an env runs, its registers live in the CPU; ``env_tf`` is written when
-it stops running (``Kernel.save_frame``) and read when it resumes.
+While an env runs, its registers live in its CPU; ``env_tf`` is written when
+it stops running (``Cpu.save_frame``) and read when it resumes.  Loading a
+program into an env is load.py's.
 """
 
 from __future__ import annotations
 
 import ctypes
-import struct
 from bisect import bisect_left, insort
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..abi import (
     E_BAD_ENV, E_NO_FREE_ENV, E_NO_MEM, ENV_TYPE_USER, FL_IF, GD_UD, GD_UT,
-    KERNBASE, NENV, PGSHIFT, PGSIZE, PTE_P, PTE_U, PTE_W, ROUNDDOWN, ROUNDUP,
-    USTACKTOP, UTOP, Env, EnvStatus,
+    KERNBASE, NENV, PGSHIFT, PGSIZE, USTACKTOP, UTOP, Env, EnvStatus,
 )
-from ..guest.elf import ElfImage
 from .pmap import Pmap
+
+if TYPE_CHECKING:
+    from .cpu import Cpu
+    from .kernel import Kernel
 
 ENVGENSHIFT = 12  # >= LOGNENV
 _MAY_RUN = (EnvStatus.ENV_RUNNABLE, EnvStatus.ENV_RUNNING)
 ENV_SIZE = ctypes.sizeof(Env)
-MAX_ARG_BYTES = PGSIZE // 2  # argv strings and pointers must fit in the stack page
 
 
-class LoadError(Exception):
-    """A program could not be turned into an env (too big, bad arguments)."""
+@dataclass
+class Program:
+    """A loaded program: its name, ELF bytes and symbols (for backtraces)."""
+
+    name: str
+    elf: bytes
+    symbols: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 class EnvTable:
@@ -45,7 +53,7 @@ class EnvTable:
         # One ctypes view per slot, made once: indexing the array would build a
         # new view on every access.  Views hold no data of their own.
         self.envs: list[Env] = [array[i] for i in range(NENV)]
-        self.curenv: int | None = None  # index of the running env
+        self.programs: dict[int, Program] = {}  # env index -> the program it runs
         self.runnable: list[int] = []  # sorted indexes of RUNNABLE and RUNNING envs (sched.py)
         self._free_head: int | None = None
         for i in range(NENV - 1, -1, -1):
@@ -56,23 +64,23 @@ class EnvTable:
         """Kernel virtual address of envs[idx] (what JOS pointers hold)."""
         return KERNBASE + self.pmap.envs_pa + idx * ENV_SIZE
 
-    def cur_id(self) -> int:
-        """Id of the running env, 0 if none (the creator id JOS prints)."""
-        return self.envs[self.curenv].env_id if self.curenv is not None else 0
+    def env_id(self, idx: int | None) -> int:
+        """Id of env idx, 0 for None (the creator id JOS prints for the kernel)."""
+        return self.envs[idx].env_id if idx is not None else 0
 
-    def envid2env(self, envid: int, checkperm: bool) -> tuple[int, int]:
+    def envid2env(self, envid: int, checkperm: bool, cur: int | None) -> tuple[int, int]:
         """(0, index) of the env named by envid, or (-E_BAD_ENV, -1).
 
-        envid 0 is the current env.  With checkperm the env must be the
-        current env or its immediate child.
+        envid 0 is cur, the calling env.  With checkperm the env must be cur
+        or its immediate child.
         """
         if envid == 0:
-            return 0, self.curenv
+            return 0, cur
         idx = envid & (NENV - 1)
         e = self.envs[idx]
         if e.env_status == EnvStatus.ENV_FREE or e.env_id != envid:
             return -E_BAD_ENV, -1
-        if checkperm and idx != self.curenv and e.env_parent_id != self.cur_id():
+        if checkperm and idx != cur and e.env_parent_id != self.env_id(cur):
             return -E_BAD_ENV, -1
         return 0, idx
 
@@ -96,11 +104,12 @@ class EnvTable:
         self.envs[idx].env_link = self.kva(self._free_head) if self._free_head is not None else 0
         self._free_head = idx
 
-    def env_alloc(self, parent_id: int) -> tuple[int, int]:
+    def env_alloc(self, parent_id: int, by: int = 0) -> tuple[int, int]:
         """(0, index) of a new RUNNABLE env with an empty user address space.
 
         Errors: -E_NO_FREE_ENV when all NENV envs exist, -E_NO_MEM when no page
-        is left for its page directory.
+        is left for its page directory.  `by` is the id of the env asking (0:
+        the kernel), for JOS's console line.
         """
         idx = self._free_head
         if idx is None:
@@ -125,96 +134,74 @@ class EnvTable:
         tf.tf_esp = USTACKTOP
         tf.tf_eflags = FL_IF
         self.set_status(idx, EnvStatus.ENV_RUNNABLE)
-        self.emit(f"[{self.cur_id():08x}] new env {e.env_id:08x}\n")
+        self.emit(f"[{by:08x}] new env {e.env_id:08x}\n")
         return 0, idx
 
-    def env_free(self, idx: int) -> None:
-        """Release env idx's memory and return it to the free list."""
+    def env_free(self, idx: int, by: int = 0) -> None:
+        """Release env idx's memory and return it to the free list (`by`: the
+        id of the env doing it, 0 for the kernel).  No CPU may be running it."""
         e = self.envs[idx]
-        self.emit(f"[{self.cur_id():08x}] free env {e.env_id:08x}\n")
+        self.emit(f"[{by:08x}] free env {e.env_id:08x}\n")
         pmap = self.pmap
         pgdir = self.pgdir(idx)
-        if pmap.current_pgdir == pgdir:
-            pmap.switch_pgdir(pmap.kern_pgdir)
+        pmap.unload_pgdir(pgdir)
         pmap.free_user_tables(pgdir)
         pmap.page_decref(pgdir >> PGSHIFT)
         e.env_pgdir = 0
         self.set_status(idx, EnvStatus.ENV_FREE)
-        if self.curenv == idx:
-            self.curenv = None
+        self.programs.pop(idx, None)
         self._push_free(idx)
 
     def live(self) -> list[int]:
         """Indexes of every env that is not free."""
         return [i for i in range(NENV) if self.envs[i].env_status != EnvStatus.ENV_FREE]
 
-    # --- loading -------------------------------------------------------------------
-    def load_icode(self, idx: int, image: ElfImage, argv: list[str]) -> None:
-        """Map the program's segments and a stack holding argc/argv.
-
-        Raises LoadError when memory runs out or the arguments are too long.
-        """
-        perms: dict[int, int] = {}
-        for seg in image.segments:
-            if seg.memsz == 0:
-                continue
-            flag = PTE_U | PTE_P | (PTE_W if seg.writable else 0)
-            for va in range(ROUNDDOWN(seg.vaddr, PGSIZE), ROUNDUP(seg.vaddr + seg.memsz, PGSIZE), PGSIZE):
-                perms[va] = perms.get(va, 0) | flag
-        pgdir = self.pgdir(idx)
-        for va, perm in sorted(perms.items()):
-            self._map_new(pgdir, va, perm)
-        for seg in image.segments:
-            self._copy_in(pgdir, seg.vaddr, seg.data)
-        self._map_new(pgdir, USTACKTOP - PGSIZE, PTE_U | PTE_W | PTE_P)
-        tf = self.envs[idx].env_tf
-        tf.tf_eip = image.entry
-        tf.tf_esp = self._push_args(pgdir, argv)
-        self.pmap.machine.tb_flush()  # the frames may hold stale translated code
-
-    def _map_new(self, pgdir: int, va: int, perm: int) -> None:
-        ppn = self.pmap.page_alloc()
-        if ppn is None or self.pmap.page_insert(pgdir, ppn, va, perm) < 0:
-            if ppn is not None:
-                self.pmap.page_free(ppn)
-            raise LoadError("out of memory loading the program (try a larger --mem)")
-
-    def copy_to_user(self, idx: int, va: int, data: bytes) -> None:
-        """Write data at va in env idx's loaded image (before it runs)."""
-        self._copy_in(self.pgdir(idx), va, data)
-
-    def _copy_in(self, pgdir: int, va: int, data: bytes) -> None:
-        """Write data at user va through pgdir (the pages are mapped)."""
-        mem = self.pmap.mem
-        off = 0
-        while off < len(data):
-            n = min(PGSIZE - (va + off) % PGSIZE, len(data) - off)
-            ppn, _ = self.pmap.page_lookup(pgdir, va + off)
-            pa = (ppn << PGSHIFT) + (va + off) % PGSIZE
-            mem.write(pa, data[off : off + n])
-            off += n
-
-    def _push_args(self, pgdir: int, argv: list[str]) -> int:
-        """Lay out argv strings, the argv array, then argv and argc; return esp.
-
-        At entry [esp] = argc and [esp+4] = argv, as lib/entry.S expects.
-        """
-        blobs = [a.encode() + b"\0" for a in argv]
-        strings = b"".join(blobs)
-        size = len(strings) + 4 * (len(argv) + 3)
-        if size > MAX_ARG_BYTES:
-            raise LoadError(f"arguments too long ({size} bytes, at most {MAX_ARG_BYTES})")
-        base = USTACKTOP - len(strings)
-        self._copy_in(pgdir, base, strings)
-        ptrs, addr = [], base
-        for blob in blobs:
-            ptrs.append(addr)
-            addr += len(blob)
-        argv_va = ROUNDDOWN(base, 4) - 4 * (len(argv) + 1)
-        self._copy_in(pgdir, argv_va, struct.pack(f"<{len(argv) + 1}I", *ptrs, 0))
-        sp = argv_va - 8
-        self._copy_in(pgdir, sp, struct.pack("<II", len(argv), argv_va))
-        return sp
-
-
 assert UTOP % PGSIZE == 0 and ENV_SIZE == 124
+
+
+# --- the life cycle as the kernel drives it ---------------------------------------
+def env_destroy(k: Kernel, idx: int) -> None:
+    """Free env idx (JOS's env_destroy).  If a CPU was running it, that CPU
+    picks another env at the end of this trap."""
+    by = k.cur_id()
+    k.forks.forget(idx)
+    for cpu in k.cpus:
+        if cpu.env == idx:
+            cpu.env = None
+            cpu.resched = True
+            if cpu is k.cpu:
+                cpu.machine.context_lost()
+    k.envtab.env_free(idx, by)
+
+
+def env_clone_registers(k: Kernel, parent: int, child: int) -> None:
+    """Give child the running parent's registers with eax = 0 (its return
+    value from the fork) and the parent's program (for backtraces)."""
+    k.cpu.save_frame(parent)
+    envs = k.envs
+    envs[child].env_tf = envs[parent].env_tf
+    envs[child].env_tf.tf_regs.reg_eax = 0
+    program = k.envtab.programs.get(parent)
+    if program is not None:
+        k.envtab.programs[child] = program
+
+
+def env_run(k: Kernel, cpu: Cpu, idx: int, in_hook: bool) -> None:
+    """Make env idx the running env of cpu and load its state into the CPU
+    (JOS's env_run).  in_hook: the CPU is inside a trap hook (see
+    Machine.load_frame)."""
+    envtab, envs = k.envtab, k.envs
+    cur = cpu.env
+    if cur != idx:
+        if cur is not None and envs[cur].env_status == EnvStatus.ENV_RUNNING:
+            envtab.set_status(cur, EnvStatus.ENV_RUNNABLE)
+        cpu.env = idx
+        k.events.bump("env_switches", 1, cur, idx)
+        cpu.charge_blocks()
+    e = envs[idx]
+    envtab.set_status(idx, EnvStatus.ENV_RUNNING)
+    e.env_runs += 1
+    k.stats.set_owner(e.env_id)
+    cpu.switch_pgdir(envtab.pgdir(idx))
+    cpu.load_frame(idx, in_hook)
+    k.events.emit("env_run", idx)

@@ -1,51 +1,54 @@
-"""The kernel: boot, the run loop, context switches, the console.
+"""The kernel: boot, creating envs, the run loop, the console.
 
-Everything runs inline in the CPU's trap hook: a system call, a page fault or
-a yield is handled while Unicorn is paused inside ``emu_start``, and a context
-switch is a write of the next env's registers and CR3.  ``emu_start`` returns
-only when the instruction budget of a time slice runs out (the timer
-interrupt, deterministic because it counts instructions) or when the kernel
-stops the CPU (no env left, monitor, kernel panic).
+Everything runs inline in a CPU's trap hook: a system call, a page fault or
+a yield is handled while Unicorn is paused inside ``emu_start`` (trap.py), and
+a context switch is a write of the next env's registers and CR3.
+``emu_start`` returns only when a time slice of the timer runs out (guest
+basic blocks counted by the native timer, or instructions without it:
+deterministic either way) or when the kernel stops the CPU (no env left,
+monitor, kernel panic).
+
+The kernel serves one CPU at a time (JOS's big kernel lock comes for free in
+one host thread): ``self.cpu`` is that CPU, ``self.cpus`` all of them.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import select
 import signal
-import struct
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import sched, syscall, trap
-from ..abi import (
-    ENV_TYPE_USER, GD_UD, KERNBASE, NENV, PGSIZE, PTE_P, PTE_U, UENVS, Env, EnvStatus,
-)
+from ..abi import ENV_TYPE_USER, FORK_STRATEGIES, NENV, PGSIZE, PTE_P, PTE_U, UENVS, Env, EnvStatus
 from ..guest.build import build_host_library, build_program, resolve_program
-from ..guest.elf import ElfError, data_symbol, parse_elf, symbols
-from .env import EnvTable, LoadError
-from ..machine import Machine
+from ..guest.elf import parse_elf, symbols
+from ..machine import TRAMPOLINE_CODE, Machine, PhysMem
+from . import trap
+from .cpu import Cpu
+from .env import EnvTable, Program, env_run
+from .events import Events
+from .forks import ForkEpisodes
+from .load import LoadError, load_icode, set_fork_strategy
 from .pmap import Pmap
+from .sched import sched_pick
 from .stats import Stats
 
 HOST_DIR = Path(__file__).parent.parent / "host"
-# enum fork_strategy in guest/inc/lib.h, and the variable fork() reads.
-FORK_STRATEGIES = {"dumb": 0, "cow": 1, "batch": 2, "kernel": 3}
-FORK_SYMBOL = "pyjos_fork_strategy"
-DEFAULT_MEM = 128 * 1024 * 1024
+MIB = 1024 * 1024
+DEFAULT_MEM_MIB = 128
+DEFAULT_MEM = DEFAULT_MEM_MIB * MIB
 DEFAULT_QUANTUM = 10_000  # timer units (basic blocks with the native timer)
-# A user-readable page just past envs[] holding `int $0x30`: the run loop
-# resumes an env there when its ds/es must be reloaded, which Unicorn only
-# allows inside a trap hook (see resume()).
+# A user-readable page just past envs[] holding TRAMPOLINE_CODE: the machine
+# resumes an env there when its ds/es must be reloaded from outside a hook
+# (Machine.load_frame).  Listed in guest/inc/memlayout.h's map.
 TRAMPOLINE_VA = UENVS + 0x20000
-TRAMPOLINE_CODE = b"\xcd\x30"
-_SEGS = struct.Struct("<HxxH")  # tf_es, tf_ds at offset 32 of struct Trapframe
-_U32 = struct.Struct("<I")
-_RUNNING = EnvStatus.ENV_RUNNING
+_MAY_RUN = (EnvStatus.ENV_RUNNABLE, EnvStatus.ENV_RUNNING)
 
 
 @dataclass
@@ -55,7 +58,7 @@ class KernelConfig:
     mem: int = DEFAULT_MEM
     quantum: int = DEFAULT_QUANTUM
     max_insns: int = 0  # 0 = no limit; enforced in whole time slices (see run())
-    fork: str | None = None  # fork() strategy stored into each program (FORK_STRATEGIES)
+    fork: str | None = None  # fork() strategy stored into each program (abi.FORK_STRATEGIES)
     cow_faults: str = "user"  # "kernel": the kernel resolves writes to PTE_COW pages
     monitor_input: Iterable[str] | None = None  # lines for the monitor; None = no monitor
 
@@ -70,15 +73,6 @@ class RunResult:
     slices: int = 0
 
 
-@dataclass
-class Program:
-    """A loaded program: its name, ELF bytes and symbols (for backtraces)."""
-
-    name: str
-    elf: bytes
-    symbols: list[tuple[int, int, str]] = field(default_factory=list)
-
-
 class Kernel:
     """One booted pyjos machine."""
 
@@ -86,42 +80,56 @@ class Kernel:
                  out: Callable[[str], None] | None = None,
                  cin: Callable[[], int] | None = None) -> None:
         self.config = config or KernelConfig()
+        if self.config.fork is not None and self.config.fork not in FORK_STRATEGIES:
+            raise ValueError(f"unknown fork strategy {self.config.fork!r}")
         self._out = out or _stdout_write
         self._cin = cin or _stdin_getc
         self.stats = Stats()
-        self.machine = Machine(self.config.mem)
-        self.machine.calibrate()
-        helper = build_host_library("preempt", HOST_DIR / "preempt.c")
-        self.machine.install_timer(str(helper) if helper else None)
-        self.pmap = Pmap(self.machine, self.stats)
-        self.envtab = EnvTable(self.pmap, self.cprintf)
-        self.envs = self.envtab.envs
-        self._tf_pa = [self.pmap.envs_pa + i * ctypes.sizeof(Env) for i in range(NENV)]
-        self._frames = [self.machine.frame_slots(pa) for pa in self._tf_pa]
-        self.programs: dict[int, Program] = {}  # env index -> program it runs
-        self.resched = False
-        self.fork_episodes: dict[int, tuple[int, int, int, float]] = {}  # see syscall.fork_begin
-        self.fork_log: list[tuple[int, int, float]] = []  # per fork: traps, syscalls, seconds
+        self.events = Events(self.stats)
+        self.forks = ForkEpisodes(self.events, self.stats)
+        self.fork_log = self.forks.log  # per fork: traps, syscalls, seconds
         self.stop_reason: str | None = None
         self.stop_message = ""
-        self._resume_pending: int | None = None
-        self._map_trampoline()
-        self.machine.set_cr3(self.pmap.kern_pgdir)
-        self.machine.on_trap = self.on_trap
-        self.machine.on_syscall = self.on_syscall
-        # es, ds as last seen in the CPU (after a save_frame, or read when the
-        # running env died); env_run reloads them when the next env differs.
-        self._cpu_segs = (GD_UD | 3, GD_UD | 3)
-        self._blocks_mark = self.machine.blocks_executed() or 0
+        self.mem = PhysMem(self.config.mem)
+        machine = Machine(self.mem)
+        machine.calibrate()  # before boot: it borrows physical pages 1-5
+        helper = build_host_library("preempt", HOST_DIR / "preempt.c")
+        machine.install_timer(str(helper) if helper else None)
+        self.cpus: list[Cpu] = []
+        self.pmap = Pmap(self.mem, self.events, self.cpus)
+        self.envtab = EnvTable(self.pmap, self.cprintf)
+        self.envs = self.envtab.envs
+        self._map_trampoline(machine)
+        trapframes = [self.pmap.envs_pa + i * ctypes.sizeof(Env) for i in range(NENV)]
+        self.cpus.append(Cpu(0, machine, self.events, self.pmap.kern_pgdir, trapframes))
+        self.cpu = self.cpus[0]  # the CPU the kernel is serving now
+        for cpu in self.cpus:
+            cpu.machine.on_syscall = functools.partial(trap.syscall_trap, self, cpu)
+            cpu.machine.on_trap = functools.partial(trap.trap, self, cpu)
         self.baseline_free = self.pmap.nfree
         self.stats.reset()
 
-    def _map_trampoline(self) -> None:
+    def _map_trampoline(self, machine: Machine) -> None:
         ppn = self.pmap.page_alloc()
         self.pmap.pages[ppn].pp_ref += 1
-        self.pmap.mem.write(ppn * PGSIZE, TRAMPOLINE_CODE)
+        self.mem.write(ppn * PGSIZE, TRAMPOLINE_CODE)
         pt = self.pmap.pgdir_walk(self.pmap.kern_pgdir, TRAMPOLINE_VA, create=False)
-        self.pmap.mem.write32(pt, (ppn * PGSIZE) | PTE_P | PTE_U)
+        self.mem.write32(pt, (ppn * PGSIZE) | PTE_P | PTE_U)
+        machine.set_trampoline(TRAMPOLINE_VA)
+
+    @property
+    def machine(self) -> Machine:
+        """CPU 0's machine (timer unit, registers for tests and tools)."""
+        return self.cpus[0].machine
+
+    # --- the calling env ------------------------------------------------------------
+    def cur_id(self) -> int:
+        """Id of the env running on the CPU being served, 0 if none."""
+        return self.envtab.env_id(self.cpu.env)
+
+    def envid2env(self, envid: int, checkperm: bool) -> tuple[int, int]:
+        """EnvTable.envid2env for the env running on the CPU being served."""
+        return self.envtab.envid2env(envid, checkperm, self.cpu.env)
 
     # --- console -------------------------------------------------------------------
     def cprintf(self, text: str) -> None:
@@ -152,140 +160,28 @@ class Kernel:
                             parent_id: int = 0) -> int:
         """Load ELF bytes into a new env with argv = [name, *args]; return its id."""
         image = parse_elf(data)
-        r, idx = self.envtab.env_alloc(parent_id)
+        r, idx = self.envtab.env_alloc(parent_id, self.cur_id())
         if r < 0:
             raise LoadError(f"cannot create an env for {name}: error {r}")
         try:
-            self.envtab.load_icode(idx, image, [name, *(args or [])])
+            load_icode(self.envtab, idx, image, [name, *(args or [])])
+            if self.config.fork is not None:
+                set_fork_strategy(self.envtab, idx, data, self.config.fork)
         except LoadError:
-            self.envtab.env_free(idx)
+            self.envtab.env_free(idx, self.cur_id())
             raise
         self.envs[idx].env_type = ENV_TYPE_USER
-        if self.config.fork is not None:
-            self._set_fork_strategy(idx, data)
-        self.programs[idx] = Program(name, data, symbols(data))
+        self.envtab.programs[idx] = Program(name, data, symbols(data))
         return self.envs[idx].env_id
 
-    def _set_fork_strategy(self, idx: int, data: bytes) -> None:
-        """Store config.fork into the program's pyjos_fork_strategy variable
-        (lib/fork.c), which fork() reads; programs without fork() lack it."""
-        found = data_symbol(data, FORK_SYMBOL)
-        if found is None:
-            return
-        va, size = found
-        if size != 4:
-            raise LoadError(f"{FORK_SYMBOL} is {size} bytes, not an int")
-        value = struct.pack("<i", FORK_STRATEGIES[self.config.fork])
-        self.envtab.copy_to_user(idx, va, value)
-
-    # --- registers of the running env ----------------------------------------------
-    def save_frame(self, idx: int) -> None:
-        """Copy the CPU registers of the running env into its env_tf."""
-        self._frames[idx].save()
-        self._cpu_segs = _SEGS.unpack_from(self.pmap.mem.buf, self._tf_pa[idx] + 32)
-
-    def load_frame(self, idx: int) -> None:
-        """Load env idx's env_tf into the CPU registers (not segments)."""
-        self._frames[idx].load()
-
-    def env_run(self, idx: int, in_hook: bool) -> None:
-        """Make env idx the running env and load its state into the CPU."""
-        envtab = self.envtab
-        envs = self.envs
-        cur = envtab.curenv
-        if cur != idx:
-            if cur is not None and envs[cur].env_status == _RUNNING:
-                envtab.set_status(cur, EnvStatus.ENV_RUNNABLE)
-            envtab.curenv = idx
-            self.stats.bump("env_switches")
-            self.charge_blocks()
-        e = envs[idx]
-        envtab.set_status(idx, EnvStatus.ENV_RUNNING)
-        e.env_runs += 1
-        self.stats.set_owner(e.env_id)
-        self.pmap.switch_pgdir(e.env_pgdir - KERNBASE)
-        self._frames[idx].load()
-        segs = _SEGS.unpack_from(self.pmap.mem.buf, self._tf_pa[idx] + 32)
-        if segs != self._cpu_segs:
-            if in_hook:
-                self.machine.set_data_segments(*segs)
-                self._cpu_segs = segs
-            else:
-                self._resume_pending = idx
-                self.machine.set_eip(TRAMPOLINE_VA)
-
-    def charge_blocks(self) -> None:
-        """Count the guest basic blocks run since the last call (stats
-        `guest_blocks`), for the env that ran them: called at every switch."""
-        now = self.machine.blocks_executed()
-        if now is not None:
-            self.stats.bump("guest_blocks", now - self._blocks_mark)
-            self._blocks_mark = now
-
-    def schedule(self, eax: int | None = None) -> None:
-        """Switch to the next runnable env, or stop the CPU if there is none.
-
-        eax, if given, is the current env's system-call result: it goes into
-        its saved frame (or the CPU, if it keeps running).
-        """
-        self.resched = False
-        cur = self.envtab.curenv  # None if the env just destroyed itself
-        if cur is not None:
-            self.save_frame(cur)  # also records the CPU's es/ds
-            if eax is not None:  # tf_regs.reg_eax is at offset 28 of the Trapframe
-                _U32.pack_into(self.pmap.mem.buf, self._tf_pa[cur] + 28, eax & 0xFFFFFFFF)
-        else:
-            self._cpu_segs = self.machine.data_segments()  # the dead env may have changed them
-        nxt = sched.sched_pick(self)
-        if nxt is None:
-            self.envtab.curenv = None
-            self.halt("idle")
-            return
-        if nxt != cur:
-            self.env_run(nxt, in_hook=True)
-        else:
-            self.envs[cur].env_runs += 1
-            if eax is not None:
-                self.machine.set_eax(eax)
-
+    # --- stopping -------------------------------------------------------------------
     def halt(self, reason: str, message: str = "") -> None:
-        """Stop the CPU; the run loop ends with this reason."""
+        """Stop every CPU; the run loop ends with this reason."""
         if self.stop_reason is None:
             self.stop_reason = reason
             self.stop_message = message
-        self.machine.stop()
-
-    # --- traps ---------------------------------------------------------------------
-    def on_trap(self, trapno: int, err: int, is_int: bool) -> None:
-        """Every trap from ring 3 arrives here, inline in the CPU hook."""
-        if self._resume_pending is not None and trapno == 48 \
-                and self.machine.eip() == TRAMPOLINE_VA + len(TRAMPOLINE_CODE):
-            idx, self._resume_pending = self._resume_pending, None
-            tf = self.envs[idx].env_tf
-            self.machine.set_data_segments(tf.tf_es, tf.tf_ds)
-            self._cpu_segs = (tf.tf_es, tf.tf_ds)
-            self.load_frame(idx)
-            return
-        try:
-            trap.trap_dispatch(self, trapno, err, is_int)
-            if self.resched and self.stop_reason is None:
-                self.schedule()
-            self.pmap.flush_tlb_if_stale()
-        except Exception as exc:  # a Python exception in the kernel is a kernel bug
-            self.panic(f"kernel bug in trap {trapno}: {type(exc).__name__}: {exc}", exc)
-
-    def on_syscall(self) -> None:
-        """The fast path for `int $0x30` (the hook knows it needs no details)."""
-        if self._resume_pending is not None:
-            self.on_trap(48, 0, True)
-            return
-        try:
-            self.stats.bump("traps.syscall")
-            syscall.syscall_trap(self)
-            if self.pmap.tlb_stale:
-                self.pmap.flush_tlb_if_stale()
-        except Exception as exc:  # a Python exception in the kernel is a kernel bug
-            self.panic(f"kernel bug in a system call: {type(exc).__name__}: {exc}", exc)
+        for cpu in self.cpus:
+            cpu.machine.stop()
 
     def panic(self, message: str, exc: BaseException | None = None) -> None:
         """Kernel panic: print it and stop the machine."""
@@ -322,36 +218,55 @@ class Kernel:
         quantum = self.config.quantum
         max_slices = -(-self.config.max_insns // quantum) if self.config.max_insns else 0
         self.stop_reason = None
+        cpu = self.cpu
+        machine = cpu.machine
+        if not self._start(cpu):
+            return self._ended(slices)
         while True:
-            idx = sched.sched_pick(self)
-            if idx is None:
-                self.halt("idle")
-                break
-            self.env_run(idx, in_hook=False)
-            self.pmap.flush_tlb_if_stale()
             try:
-                expired = self.machine.run_slice(self.machine.eip(), quantum)
+                expired = machine.run_slice(machine.eip(), quantum)
             except Exception as exc:  # Unicorn refused to go on: the kernel's fault
                 self.panic(f"CPU stopped: {exc}", exc)
                 break
-            self.charge_blocks()
+            cpu.charge_blocks()
             if self.stop_reason is not None:
                 break
             if not expired:
                 self.panic("the CPU stopped with no reason (no timer, no kernel stop)")
                 break
             slices += 1
-            self.stats.bump("traps.timer")
-            cur = self.envtab.curenv
-            if cur is not None and self.envs[cur].env_status == EnvStatus.ENV_RUNNING:
-                if self._resume_pending is None:
-                    self.save_frame(cur)
-                self._resume_pending = None
-                self.envtab.set_status(cur, EnvStatus.ENV_RUNNABLE)
             if max_slices and slices >= max_slices:
+                self.events.bump("traps.timer")
+                self._park(cpu)
                 self.halt("max-insns", f"--max-insns {self.config.max_insns} reached: stopped after "
-                                       f"{slices} time slices of {quantum} {self.machine.timer_unit}")
+                                       f"{slices} time slices of {quantum} {machine.timer_unit}")
                 break
+            trap.timer_trap(self, cpu)
+            if self.stop_reason is not None:
+                break
+        return self._ended(slices)
+
+    def _start(self, cpu: Cpu) -> bool:
+        """Load cpu's env from outside any hook: the one it ran when the last
+        run stopped, if it may run, else the next; False if none can run."""
+        idx = cpu.env
+        if idx is None or self.envs[idx].env_status not in _MAY_RUN:
+            idx = sched_pick(self)
+        if idx is None:
+            self.halt("idle")
+            return False
+        env_run(self, cpu, idx, in_hook=False)
+        cpu.flush_tlb_if_stale()
+        return True
+
+    def _park(self, cpu: Cpu) -> None:
+        """The run stops between slices: the running env's registers go to its
+        env_tf and it is RUNNABLE again (so a later run() resumes it)."""
+        if cpu.env is not None and self.envs[cpu.env].env_status == EnvStatus.ENV_RUNNING:
+            cpu.save_frame(cpu.env)
+            self.envtab.set_status(cpu.env, EnvStatus.ENV_RUNNABLE)
+
+    def _ended(self, slices: int) -> RunResult:
         if self.stop_reason == "idle":
             self.cprintf("No runnable environments in the system!\n")
         return RunResult(self.stop_reason or "idle", self.stop_message, slices)
@@ -379,4 +294,4 @@ def _stdin_getc() -> int:
     return data[0] if data else 0
 
 
-__all__ = ["Kernel", "KernelConfig", "RunResult", "ElfError", "LoadError"]
+__all__ = ["Kernel", "KernelConfig", "RunResult", "LoadError"]

@@ -15,16 +15,16 @@ that point nothing can fail.
 
 from __future__ import annotations
 
+import ctypes
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..abi import (
     E_NO_MEM, PDX, PGSHIFT, PGSIZE, PTE_COW, PTE_P, PTE_SHARE, PTE_SYSCALL, PTE_U, PTE_W,
-    PTX, UTOP, UXSTACKTOP, EnvStatus,
+    PTX, UTOP, UXSTACKTOP, EnvStatus, PageInfo,
 )
-
-from .syscall import env_clone_registers
+from .env import env_clone_registers
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -36,13 +36,14 @@ _PU = PTE_P | PTE_U
 def kernel_fork(k: Kernel) -> int:
     """Fork the current env; return the child's id or -E_NO_FREE_ENV/-E_NO_MEM."""
     envtab, pmap = k.envtab, k.pmap
-    parent = envtab.curenv
+    parent = k.cpu.env
     ppgdir = envtab.pgdir(parent)
     tables = np.flatnonzero(_u32(k, ppgdir, PDX(UTOP)) & PTE_P).tolist()
     needed = 1 + len(tables) + 1 + (0 if PDX(XSTACK) in tables else 1)
     if pmap.nfree < needed:
         return -E_NO_MEM
-    r, child = envtab.env_alloc(envtab.cur_id())
+    parent_id = k.cur_id()
+    r, child = envtab.env_alloc(parent_id, parent_id)
     if r < 0:
         return r
     env_clone_registers(k, parent, child)
@@ -64,10 +65,11 @@ def _u32(k: Kernel, pa: int, count: int = 1024) -> np.ndarray:
 
 
 def _pp_refs(k: Kernel) -> np.ndarray:
-    """pages[].pp_ref as a writable uint16 view (PageInfo: link u32, ref u16, pad u16)."""
+    """pages[].pp_ref as a writable uint16 view, strided over struct PageInfo."""
     pmap = k.pmap
-    return np.frombuffer(pmap.mem.buf, dtype=np.uint16, count=pmap.npages * 4,
-                         offset=pmap.pages_pa)[2::4]
+    return np.ndarray((pmap.npages,), dtype=f"<u{PageInfo.pp_ref.size}", buffer=pmap.mem.buf,
+                      offset=pmap.pages_pa + PageInfo.pp_ref.offset,
+                      strides=(ctypes.sizeof(PageInfo),))
 
 
 def _fork_table(k: Kernel, ppgdir: int, cpgdir: int, pdx: int, refs: np.ndarray) -> None:
@@ -94,6 +96,5 @@ def _fork_table(k: Kernel, ppgdir: int, cpgdir: int, pdx: int, refs: np.ndarray)
     nremark = int(remark.sum())
     if nremark:
         pents[remark] = (pents[remark] & ~np.uint32(PTE_W)) | PTE_COW
-        if ppgdir == pmap.current_pgdir:
-            pmap.tlb_stale = True
-    k.stats.bump("pte_writes", int(present.sum()) + nremark)
+        pmap.mark_stale(ppgdir)
+    k.events.bump("pte_writes", int(present.sum()) + nremark)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from ..abi import PGSIZE, PTE_COW, PTE_P, PTE_SHARE, PTE_U, PTE_W, EnvStatus, Trap
 from ..guest.elf import symbolize
+from .trapframe import print_trapframe, record_trap
+from .vm import copyin, user_mem_check
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -21,11 +23,8 @@ if TYPE_CHECKING:
 MAX_FRAMES = 64
 
 
-def breakpoint(k: Kernel, trapno: int, err: int) -> None:
-    """Handle int3: banner, trap frame, then the command loop (or stop)."""
-    from .trap import print_trapframe, record_trap
-
-    idx = k.envtab.curenv
+def breakpoint(k: Kernel, idx: int, err: int) -> None:
+    """Handle env idx's int3: banner, trap frame, then the command loop (or stop)."""
     record_trap(k, idx, Trap.T_BRKPT, err)
     k.cprintf("Welcome to the JOS kernel monitor!\nType 'help' for a list of commands.\n")
     print_trapframe(k, idx)
@@ -72,18 +71,17 @@ def mon_help(k: Kernel, idx: int, args: list[str]) -> str | None:
 
 def mon_backtrace(k: Kernel, idx: int, args: list[str]) -> str | None:
     """Walk the user stack's frame-pointer chain."""
-    from .trap import read_user, user_mem_check
-
     tf = k.envs[idx].env_tf
-    prog = k.programs.get(idx)
+    prog = k.envtab.programs.get(idx)
+    pgdir = k.envtab.pgdir(idx)
     syms = prog.symbols if prog else []
     k.cprintf("Stack backtrace:\n")
     ebp, eip = tf.tf_regs.reg_ebp, tf.tf_eip
     k.cprintf(f"  eip {eip:08x}  {symbolize(syms, eip)}\n")
     for _ in range(MAX_FRAMES):
-        if ebp == 0 or user_mem_check(k, idx, ebp, 28, PTE_U) is not None:
+        if ebp == 0 or user_mem_check(k.pmap, pgdir, ebp, 28, PTE_U) is not None:
             break
-        words = struct.unpack("<7I", read_user(k, idx, ebp, 28))
+        words = struct.unpack("<7I", copyin(k.pmap, pgdir, ebp, 28))
         ret = words[1]
         args_s = " ".join(f"{a:08x}" for a in words[2:])
         k.cprintf(f"  ebp {ebp:08x}  eip {ret:08x}  args {args_s}  {symbolize(syms, ret)}\n")
@@ -93,8 +91,6 @@ def mon_backtrace(k: Kernel, idx: int, args: list[str]) -> str | None:
 
 def mon_tf(k: Kernel, idx: int, args: list[str]) -> str | None:
     """Print the trap frame again."""
-    from .trap import print_trapframe
-
     print_trapframe(k, idx)
     return None
 
@@ -103,7 +99,7 @@ def mon_envs(k: Kernel, idx: int, args: list[str]) -> str | None:
     """List live envs: id, parent, status, runs, program."""
     for i in k.envtab.live():
         e = k.envs[i]
-        prog = k.programs.get(i)
+        prog = k.envtab.programs.get(i)
         k.cprintf(f"  {e.env_id:08x} parent {e.env_parent_id:08x} "
                   f"{EnvStatus(e.env_status).name:16s} runs {e.env_runs:6d} "
                   f"{prog.name if prog else '?'}\n")

@@ -6,10 +6,10 @@ to users at UPAGES; the free list is threaded through ``pp_link`` as kernel
 virtual addresses of PageInfo entries, as in JOS.
 
 Page directories and tables are real x86 structures in guest memory that the
-CPU walks.  The kernel edits them with plain memory writes and keeps the
-CPU's TLB honest: changing or removing a present mapping in the running
-address space marks the TLB stale, and the trap path flushes it before user
-code runs again (``Pmap.tlb_stale``).
+CPU walks.  The kernel edits them with plain memory writes and keeps every
+CPU's TLB honest: changing or removing a present mapping marks stale the TLB
+of each CPU whose loaded directory it belongs to (``mark_stale``), and the trap
+tail flushes it before that CPU runs user code again.
 
 Physical memory at boot::
 
@@ -26,14 +26,18 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from typing import TYPE_CHECKING
 
 from ..abi import (
     E_FAULT, E_NO_MEM, KERNBASE, NENV, NPDENTRIES, PDX, PGSHIFT, PGSIZE, PTE_ADDR, PTE_COW,
     PTE_P, PTE_SYSCALL, PTE_U, PTE_W, PTSIZE, PTX, ROUNDUP, UENVS, UPAGES, UTOP, UVPT, Env,
     PageInfo,
 )
-from ..machine import Machine
-from .stats import Stats
+from ..machine import PhysMem
+from .events import Events
+
+if TYPE_CHECKING:
+    from .cpu import Cpu
 
 _U32 = struct.Struct("<I")
 
@@ -41,10 +45,10 @@ _U32 = struct.Struct("<I")
 class Pmap:
     """The physical page allocator and page-table editor."""
 
-    def __init__(self, machine: Machine, stats: Stats) -> None:
-        self.machine = machine
-        self.mem = machine.mem
-        self.stats = stats
+    def __init__(self, mem: PhysMem, events: Events, cpus: list[Cpu]) -> None:
+        self.mem = mem
+        self.events = events
+        self.cpus = cpus  # every CPU, for TLB and translated-code coherence
         self.npages = self.mem.size // PGSIZE
         self._next_boot = PGSIZE  # page 0 is the boot page
         self.kern_pgdir = self._boot_alloc(PGSIZE)
@@ -53,8 +57,6 @@ class Pmap:
         self.pages = (PageInfo * self.npages).from_buffer(self.mem.buf, self.pages_pa)
         self._free_head = 0  # ppn of the first free page, 0 = empty list
         self.nfree = 0
-        self.current_pgdir = self.kern_pgdir
-        self.tlb_stale = False
         self._map_kernel()
         self._page_init()
 
@@ -115,7 +117,7 @@ class Pmap:
         self.nfree -= 1
         if zero:
             self.mem.zero_page(ppn << PGSHIFT)
-        self.stats.bump("pages_allocated")
+        self.events.bump("pages_allocated", 1, ppn)
         return ppn
 
     def page_free(self, ppn: int) -> None:
@@ -124,7 +126,7 @@ class Pmap:
         if info.pp_ref or info.pp_link:
             raise AssertionError(f"page_free of page {ppn:#x} still in use")
         self._push_free(ppn)
-        self.stats.bump("pages_freed")
+        self.events.bump("pages_freed", 1, ppn)
 
     def page_decref(self, ppn: int) -> None:
         """Drop one reference; free the page when none is left."""
@@ -175,9 +177,16 @@ class Pmap:
         buf = self.mem.buf
         old = _U32.unpack_from(buf, pte_pa)[0]
         _U32.pack_into(buf, pte_pa, value)
-        self.stats.bump("pte_writes")
-        if old & PTE_P and pgdir == self.current_pgdir:
-            self.tlb_stale = True
+        self.events.bump("pte_writes")
+        if old & PTE_P:
+            self.mark_stale(pgdir)
+
+    def mark_stale(self, pgdir: int) -> None:
+        """A live translation of pgdir changed: every CPU that has it loaded
+        must flush its TLB before running user code."""
+        for cpu in self.cpus:
+            if cpu.pgdir == pgdir:
+                cpu.tlb_stale = True
 
     def page_insert(self, pgdir: int, ppn: int, va: int, perm: int) -> int:
         """Map page ppn at va with perm|PTE_P, replacing any old mapping.
@@ -195,7 +204,7 @@ class Pmap:
         self.pages[ppn].pp_ref += 1
         if old & PTE_P:
             if old & PTE_COW and perm & PTE_W and old >> PGSHIFT != ppn:
-                self.stats.bump("pages_copied")  # a copy-on-write copy lands
+                self.events.bump("pages_copied", 1, va, ppn)  # a copy-on-write copy lands
             self._drop(pgdir, pte_pa, old)
         self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
         return 0
@@ -239,36 +248,41 @@ class Pmap:
         ppn = pte >> PGSHIFT
         if self.pages[ppn].pp_ref == 1:
             self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm)
-            self.stats.bump("cow_reuses")
+            self.events.bump("cow_reuses", 1, va)
             return 0
         new = self.page_alloc(zero=False)
         if new is None:
             return -E_NO_MEM
         self.mem.copy_page(new << PGSHIFT, ppn << PGSHIFT)
-        self.stats.bump("kernel_page_copies")
+        self.events.bump("kernel_page_copies", 1, va, new)
         r = self.page_insert(pgdir, new, va, perm)  # counts pages_copied
-        # Host-side writes do not invalidate code translated from the frame's
-        # old contents: drop it, through the user mapping when it is live.
-        if r == 0 and pgdir == self.current_pgdir:
-            self.flush_tlb_if_stale()
-            self.machine.invalidate_code(va, PGSIZE)
-        elif r == 0:
-            self.machine.tb_flush()
+        if r == 0:
+            self.code_changed(pgdir, va)
         return r
 
-    def switch_pgdir(self, pgdir: int) -> None:
-        """Load pgdir into CR3 (which also flushes the TLB)."""
-        if pgdir != self.current_pgdir:
-            self.machine.set_cr3(pgdir)
-            self.current_pgdir = pgdir
-            self.tlb_stale = False
+    def code_changed(self, pgdir: int, va: int) -> None:
+        """The kernel rewrote the frame now mapped at va in pgdir: host-side
+        writes do not invalidate code translated from its old contents, so
+        every CPU drops it, through the user mapping where pgdir is loaded
+        (see Machine.invalidate_code), else all of its translated code."""
+        for cpu in self.cpus:
+            if cpu.pgdir == pgdir:
+                cpu.flush_tlb_if_stale()
+                cpu.machine.invalidate_code(va, PGSIZE)
+            else:
+                cpu.machine.tb_flush()
 
-    def flush_tlb_if_stale(self) -> None:
-        """Flush the TLB before user code runs if a live mapping changed."""
-        if self.tlb_stale:
-            self.machine.tlb_flush()
-            self.tlb_stale = False
-            self.stats.bump("tlb_flushes")
+    def drop_translations(self) -> None:
+        """Every CPU forgets all translated code (frames were reloaded with code)."""
+        for cpu in self.cpus:
+            cpu.machine.tb_flush()
+
+    def unload_pgdir(self, pgdir: int) -> None:
+        """Every CPU that has pgdir loaded loads the kernel's directory instead
+        (before pgdir is freed)."""
+        for cpu in self.cpus:
+            if cpu.pgdir == pgdir:
+                cpu.switch_pgdir(self.kern_pgdir)
 
     # --- user memory ---------------------------------------------------------------
     def user_pages(self, pgdir: int) -> list[tuple[int, int]]:

@@ -1,19 +1,9 @@
-"""Event counters: every kernel event, globally and per env.
+"""Event counters, globally and per env: the first consumer of events.py.
 
-Names are stable keys of ``pyjos run --stats-json`` and of the benchmarks:
-``traps.<kind>``, ``syscalls.<name>``, ``page_faults``, ``upcalls``,
-``pages_allocated``, ``pages_freed``, ``pages_copied``, ``pte_writes``,
-``tlb_flushes``, ``env_switches``, ``traps.timer`` (time slices that ran out),
-``guest_blocks`` (guest basic blocks executed, charged to the env that ran
-them; only with the native timer), ``kernel_page_copies`` (pages the kernel
-copied itself), ``cow_reuses`` (copy-on-write resolved by the kernel
-without a copy), ``cow_faults_in_kernel`` (--cow-faults kernel),
-``fork.calls``/``fork.traps``/``fork.syscalls`` (fork episodes, syscall.py).
-
-``pages_copied`` counts copy-on-write copies however they were made: a
-mapping of a new frame with PTE_W replacing a PTE_COW mapping at the same va
-(what the user-level pgfault handler does after copying in ring 3), plus any
-page the kernel copies itself.
+The names are the counted events of ``events.EVENTS`` (each with its meaning
+there); they are the stable keys of ``pyjos run --stats-json`` and of the
+benchmarks.  A count is charged to the env that was running (``owner``; 0 is
+the kernel itself).
 """
 
 from __future__ import annotations
@@ -52,9 +42,14 @@ class Stats:
             counts = self.per_env.get(envid)
             self._mine = counts if counts is not None else self._counts_of(envid)
 
-    def bump(self, name: str, n: int = 1) -> None:
-        """Count n events of kind name for the owner."""
+    def bump(self, name: str, n: int = 1, *_args: object) -> None:
+        """Count n events of kind name for the owner (the arguments are for
+        subscribers, see events.py)."""
         self._mine[name] += n
+
+    def owner_counts(self) -> dict[str, int]:
+        """The owner's counts so far."""
+        return self._mine
 
     @property
     def total(self) -> dict[str, int]:

@@ -1,26 +1,30 @@
 """System calls (JOS's kern/syscall.c): an explicit table of typed handlers.
 
 ``int $0x30`` with the number in eax and arguments in edx, ecx, ebx, edi,
-esi; the result goes back in eax.  ``SYSCALLS`` maps each number to its
-handler; the dispatcher reads each handler's arity once, at import.  An
-unknown number returns -E_INVAL.  Handlers return an int and never raise for
-anything a user can do: every error is a negative E_* code, as documented on
-each handler.
+esi; the result goes back in eax.  ``TABLE`` maps each number to its entry
+(handler, arity read once from its signature, counter, whether a batch may
+contain it); ``dispatch`` is the one dispatcher, for single calls and for
+each call of a batch.  An unknown number returns -E_INVAL.  Handlers return an
+int and never raise for anything a user can do: every error is a negative E_*
+code, as documented on each handler.  A handler that must give up the CPU
+sets ``k.cpu.resched``; the trap tail (trap.py) does the rest.
 """
 
 from __future__ import annotations
 
+import ctypes
 import inspect
-import struct
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..abi import (
-    BATCH_CONTINUE, BATCH_MAX, E_FAULT, NENV, PTE_COW, E_INVAL, E_IPC_NOT_RECV, E_NO_MEM, KERNBASE, PGSHIFT, PGSIZE, PTE_P, PTE_SYSCALL,
-    PTE_U, PTE_W, UTOP, EnvStatus, Sys,
+    BATCH_CONTINUE, BATCH_MAX, E_FAULT, E_INVAL, E_IPC_NOT_RECV, E_NO_MEM, NENV, PGSHIFT, PGSIZE,
+    PTE_COW, PTE_P, PTE_SYSCALL, PTE_U, PTE_W, UTOP, BatchCall, EnvStatus, Sys,
 )
-from . import trap
+from .env import env_clone_registers, env_destroy
+from .kfork import kernel_fork
+from .vm import copyin, copyout, user_mem_assert, user_mem_check
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -30,10 +34,10 @@ if TYPE_CHECKING:
 def sys_cputs(k: Kernel, s: int, length: int) -> int:
     """Print length bytes at s (up to a NUL).  Destroys the env if s is not
     readable user memory."""
-    idx = k.envtab.curenv
-    if not trap.user_mem_assert(k, idx, s, length, PTE_U):
+    idx = k.cpu.env
+    if not user_mem_assert(k, idx, s, length, PTE_U):
         return 0
-    data = trap.read_user(k, idx, s, length)
+    data = copyin(k.pmap, k.envtab.pgdir(idx), s, length)
     k.cprintf(data.split(b"\0", 1)[0].decode("latin-1"))
     return 0
 
@@ -45,26 +49,26 @@ def sys_cgetc(k: Kernel) -> int:
 
 def sys_getenvid(k: Kernel) -> int:
     """The current env's id."""
-    return k.envtab.cur_id()
+    return k.cur_id()
 
 
 def sys_env_destroy(k: Kernel, envid: int) -> int:
     """Destroy envid (self or a child).  -E_BAD_ENV if it is neither."""
-    r, idx = k.envtab.envid2env(envid, True)
+    r, idx = k.envid2env(envid, True)
     if r < 0:
         return r
-    cur = k.envtab.cur_id()
-    if idx == k.envtab.curenv:
+    cur = k.cur_id()
+    if idx == k.cpu.env:
         k.cprintf(f"[{cur:08x}] exiting gracefully\n")
     else:
         k.cprintf(f"[{cur:08x}] destroying {k.envs[idx].env_id:08x}\n")
-    trap.env_destroy(k, idx)
+    env_destroy(k, idx)
     return 0
 
 
 def sys_yield(k: Kernel) -> int:
     """Give up the CPU to the next runnable env."""
-    k.resched = True
+    k.cpu.resched = True
     return 0
 
 
@@ -72,46 +76,37 @@ def sys_yield(k: Kernel) -> int:
 def sys_exofork(k: Kernel) -> int:
     """A new NOT_RUNNABLE child with the caller's registers (eax = 0) and an
     empty address space; returns its id.  -E_NO_FREE_ENV, -E_NO_MEM."""
-    r, child = k.envtab.env_alloc(k.envtab.cur_id())
+    parent_id = k.cur_id()
+    r, child = k.envtab.env_alloc(parent_id, parent_id)
     if r < 0:
         return r
-    env_clone_registers(k, k.envtab.curenv, child)
+    env_clone_registers(k, k.cpu.env, child)
     k.envtab.set_status(child, EnvStatus.ENV_NOT_RUNNABLE)
-    fork_begin(k, child)
+    k.forks.begin(parent_id, child)
     return k.envs[child].env_id
-
-
-def env_clone_registers(k: Kernel, parent: int, child: int) -> None:
-    """Give child the running parent's registers with eax = 0 (its return
-    value from the fork) and the parent's program (for backtraces)."""
-    k.save_frame(parent)
-    c = k.envs[child]
-    c.env_tf = k.envs[parent].env_tf
-    c.env_tf.tf_regs.reg_eax = 0
-    k.programs[child] = k.programs.get(parent)
 
 
 def sys_env_set_status(k: Kernel, envid: int, status: int) -> int:
     """Set envid's status to RUNNABLE or NOT_RUNNABLE.  -E_BAD_ENV, -E_INVAL."""
     if status not in (EnvStatus.ENV_RUNNABLE, EnvStatus.ENV_NOT_RUNNABLE):
         return -E_INVAL
-    r, idx = k.envtab.envid2env(envid, True)
+    r, idx = k.envid2env(envid, True)
     if r < 0:
         return r
-    if idx == k.envtab.curenv:
+    if idx == k.cpu.env:
         if status == EnvStatus.ENV_NOT_RUNNABLE:
             k.envtab.set_status(idx, EnvStatus(status))
-            k.resched = True
+            k.cpu.resched = True
         return 0  # a running env is already runnable
     k.envtab.set_status(idx, EnvStatus(status))
     if status == EnvStatus.ENV_RUNNABLE:
-        fork_end(k, idx)
+        k.forks.end(k.cur_id(), idx)
     return 0
 
 
 def sys_env_set_pgfault_upcall(k: Kernel, envid: int, func: int) -> int:
     """Set envid's page-fault upcall entry point.  -E_BAD_ENV."""
-    r, idx = k.envtab.envid2env(envid, True)
+    r, idx = k.envid2env(envid, True)
     if r < 0:
         return r
     k.envs[idx].env_pgfault_upcall = func
@@ -129,7 +124,7 @@ def _bad_perm(perm: int) -> bool:
 def sys_page_alloc(k: Kernel, envid: int, va: int, perm: int) -> int:
     """Map a zeroed page at va in envid.  -E_BAD_ENV; -E_INVAL for an
     unaligned va, va >= UTOP or a bad perm; -E_NO_MEM."""
-    r, idx = k.envtab.envid2env(envid, True)
+    r, idx = k.envid2env(envid, True)
     if r < 0:
         return r
     if _bad_va(va) or _bad_perm(perm):
@@ -149,24 +144,24 @@ def sys_page_map(k: Kernel, srcenvid: int, srcva: int, dstenvid: int, dstva: int
     -E_INVAL for bad vas or perm, an unmapped srcva, or write permission on a
     read-only source; -E_NO_MEM."""
     envtab = k.envtab
-    r, src = envtab.envid2env(srcenvid, True)
+    r, src = k.envid2env(srcenvid, True)
     if r < 0:
         return r
-    r, dst = envtab.envid2env(dstenvid, True)
+    r, dst = k.envid2env(dstenvid, True)
     if r < 0:
         return r
     if _bad_va(srcva) or _bad_va(dstva) or _bad_perm(perm):
         return -E_INVAL
-    envs = envtab.envs
-    pte = k.pmap.pte(envs[src].env_pgdir - KERNBASE, srcva)
+    pgdir = k.envtab.pgdir
+    pte = k.pmap.pte(pgdir(src), srcva)
     if not pte & PTE_P or (perm & PTE_W and not pte & PTE_W):
         return -E_INVAL
-    return k.pmap.page_insert(envs[dst].env_pgdir - KERNBASE, pte >> PGSHIFT, dstva, perm)
+    return k.pmap.page_insert(pgdir(dst), pte >> PGSHIFT, dstva, perm)
 
 
 def sys_page_unmap(k: Kernel, envid: int, va: int) -> int:
     """Unmap va in envid (no error if nothing is mapped).  -E_BAD_ENV, -E_INVAL."""
-    r, idx = k.envtab.envid2env(envid, True)
+    r, idx = k.envid2env(envid, True)
     if r < 0:
         return r
     if _bad_va(va):
@@ -180,7 +175,7 @@ def sys_ipc_try_send(k: Kernel, envid: int, value: int, srcva: int, perm: int) -
     """Send value (and the page at srcva when srcva < UTOP and the receiver
     asked for one) to envid.  -E_BAD_ENV; -E_IPC_NOT_RECV if envid is not
     blocked in ipc_recv; -E_INVAL for a bad srcva or perm; -E_NO_MEM."""
-    r, dst = k.envtab.envid2env(envid, False)
+    r, dst = k.envid2env(envid, False)
     if r < 0:
         return r
     d = k.envs[dst]
@@ -190,7 +185,7 @@ def sys_ipc_try_send(k: Kernel, envid: int, value: int, srcva: int, perm: int) -
     if srcva < UTOP:
         if srcva % PGSIZE or _bad_perm(perm):
             return -E_INVAL
-        found = k.pmap.page_lookup(k.envtab.pgdir(k.envtab.curenv), srcva)
+        found = k.pmap.page_lookup(k.envtab.pgdir(k.cpu.env), srcva)
         if found is None:
             return -E_INVAL
         ppn, pte_pa = found
@@ -201,7 +196,7 @@ def sys_ipc_try_send(k: Kernel, envid: int, value: int, srcva: int, perm: int) -
                 return -E_NO_MEM
             sent_perm = perm
     d.env_ipc_recving = 0
-    d.env_ipc_from = k.envtab.cur_id()
+    d.env_ipc_from = k.cur_id()
     d.env_ipc_value = value
     d.env_ipc_perm = sent_perm
     # The receiver's eax is already 0: its frame was saved with sys_ipc_recv's 0.
@@ -214,20 +209,18 @@ def sys_ipc_recv(k: Kernel, dstva: int) -> int:
     UTOP.  Returns 0 when woken.  -E_INVAL if dstva < UTOP is unaligned."""
     if dstva < UTOP and dstva % PGSIZE:
         return -E_INVAL
-    idx = k.envtab.curenv
+    idx = k.cpu.env
     e = k.envs[idx]
     e.env_ipc_recving = 1
     e.env_ipc_dstva = dstva
     k.envtab.set_status(idx, EnvStatus.ENV_NOT_RUNNABLE)
-    k.resched = True
+    k.cpu.resched = True
     return 0
 
 
 # --- pyjos: batches --------------------------------------------------------------------
-_BATCH_CALL = struct.Struct("<6Ii")  # struct BatchCall: num, args[5], result
-_RESULT_OFF = 24
-# Calls that return twice, block or nest: refused inside a batch (inc/batch.h).
-_NOT_IN_BATCH = frozenset({Sys.SYS_exofork, Sys.SYS_fork, Sys.SYS_ipc_recv, Sys.SYS_batch})
+_CALL_SIZE = ctypes.sizeof(BatchCall)
+_RESULT_OFF = BatchCall.bc_result.offset
 
 
 def sys_batch(k: Kernel, calls: int, ncalls: int, flags: int) -> int:
@@ -241,108 +234,59 @@ def sys_batch(k: Kernel, calls: int, ncalls: int, flags: int) -> int:
         return -E_INVAL
     if ncalls == 0:
         return 0
-    caller = k.envtab.curenv
-    size = ncalls * _BATCH_CALL.size
-    if trap.user_mem_check(k, caller, calls, size, PTE_U) is not None:
+    caller = k.cpu.env
+    pmap, pgdir = k.pmap, k.envtab.pgdir(caller)
+    size = ncalls * _CALL_SIZE
+    if user_mem_check(pmap, pgdir, calls, size, PTE_U) is not None:
         return -E_FAULT
-    pgdir = k.envtab.pgdir(caller)
     for page in range(calls & ~0xFFF, calls + size, PGSIZE):
-        if not k.pmap.pte(pgdir, page) & (PTE_W | PTE_COW):
+        if not pmap.pte(pgdir, page) & (PTE_W | PTE_COW):
             return -E_FAULT
-    data = trap.read_user(k, caller, calls, size)
+    descriptors = (BatchCall * ncalls).from_buffer_copy(copyin(pmap, pgdir, calls, size))
     results: list[int] = []
-    for i in range(ncalls):
-        num, *args, _result = _BATCH_CALL.unpack_from(data, i * _BATCH_CALL.size)
-        ret = _batched_call(k, num, args)
-        if k.envtab.curenv != caller:  # the caller destroyed itself: nothing to store
+    for call in descriptors:
+        ret = dispatch(k, [call.bc_num, *call.bc_args], batch=True)
+        if k.cpu.env != caller:  # the caller destroyed itself: nothing to store
             return 0
+        ret = ret - (1 << 32) if ret >= 1 << 31 else ret
         results.append(ret)
         if ret < 0 and not flags & BATCH_CONTINUE:
             break
     # The results are stored once every call has run: a page the batch made
-    # copy-on-write is copied first, so a child never sees them.
+    # copy-on-write is copied first (copyout), so a child never sees them.
     for i, ret in enumerate(results):
-        r = _store_result(k, caller, calls + i * _BATCH_CALL.size + _RESULT_OFF, ret)
+        r = copyout(pmap, pgdir, calls + i * _CALL_SIZE + _RESULT_OFF,
+                    (ret & 0xFFFFFFFF).to_bytes(4, "little"))
         if r < 0:
             return r
     return len(results)
 
 
-def _batched_call(k: Kernel, num: int, args: list[int]) -> int:
-    """One call of a batch, with the checks and counting it has alone."""
-    entry = _DISPATCH.get(num)
-    if entry is None or num in _NOT_IN_BATCH:
-        k.stats.bump("syscalls.unknown" if entry is None else entry[2])
-        return -E_INVAL
-    fn, nargs, key = entry
-    k.stats.bump(key)
-    ret = fn(k, *args[:nargs])
-    return ret - (1 << 32) if ret >= 1 << 31 else ret
-
-
-def _store_result(k: Kernel, idx: int, va: int, value: int) -> int:
-    """Store a 32-bit result at va, copying a copy-on-write page first."""
-    pgdir = k.envtab.pgdir(idx)
-    pte = k.pmap.pte(pgdir, va)
-    if not pte & PTE_W:
-        r = k.pmap.page_cow_break(pgdir, va)
-        if r < 0:
-            return r
-        pte = k.pmap.pte(pgdir, va)
-    k.pmap.mem.write32((pte & ~0xFFF) + (va & 0xFFF), value)
-    return 0
-
-
 def sys_fork(k: Kernel) -> int:
     """Atomic in-kernel copy-on-write fork (kfork.py).  The child's id, or
     -E_NO_FREE_ENV, -E_NO_MEM."""
-    from .kfork import kernel_fork
-
     start = time.perf_counter()
     envid = kernel_fork(k)
     if envid > 0:
-        fork_begin(k, envid & (NENV - 1), start)
-        fork_end(k, envid & (NENV - 1))
+        parent_id = k.cur_id()
+        k.forks.begin(parent_id, envid & (NENV - 1), start)
+        k.forks.end(parent_id, envid & (NENV - 1))
     return envid
 
 
-# --- fork episodes -----------------------------------------------------------------------
-# A fork, whatever the strategy, runs from the parent's sys_exofork (or
-# sys_fork) to the parent making that child RUNNABLE.  The kernel counts the
-# traps the parent makes in between (system calls and faults; not timer
-# interrupts, which the fork does not cause) and its system calls:
-# fork.calls, fork.traps, fork.syscalls (the trap that begins the fork
-# included).  Kernel.fork_log keeps (traps, syscalls, wall seconds) of each
-# fork in order (the time is not a count: it differs from run to run).
-def _counts(k: Kernel) -> tuple[int, int]:
-    mine = k.stats.per_env.get(k.stats.owner, {})
-    traps = sum(v for key, v in mine.items() if key.startswith("traps.") and key != "traps.timer")
-    calls = sum(v for key, v in mine.items() if key.startswith("syscalls."))
-    return traps, calls
-
-
-def fork_begin(k: Kernel, child: int, start: float | None = None) -> None:
-    """The current env started making child at `start` (default: now); its
-    current trap and call are part of the fork."""
-    traps, calls = _counts(k)
-    when = time.perf_counter() if start is None else start
-    k.fork_episodes[child] = (k.envtab.cur_id(), traps - 1, calls - 1, when)
-
-
-def fork_end(k: Kernel, child: int) -> None:
-    """child became runnable: if its parent was making it, count the fork."""
-    begun = k.fork_episodes.pop(child, None)
-    if begun is None or begun[0] != k.envtab.cur_id():
-        return
-    seconds = time.perf_counter() - begun[3]
-    traps, calls = _counts(k)
-    k.fork_log.append((traps - begun[1], calls - begun[2], seconds))
-    k.stats.bump("fork.calls")
-    k.stats.bump("fork.traps", traps - begun[1])
-    k.stats.bump("fork.syscalls", calls - begun[2])
-
-
+# --- the table and the dispatcher ------------------------------------------------------
 Handler = Callable[..., int]
+
+
+class Entry(NamedTuple):
+    """A system call: its handler, how many arguments it takes, the counter
+    it bumps, and whether a batch may contain it."""
+
+    handler: Handler
+    nargs: int
+    counter: str
+    batchable: bool
+
 
 SYSCALLS: dict[Sys, Handler] = {
     Sys.SYS_cputs: sys_cputs,
@@ -361,27 +305,26 @@ SYSCALLS: dict[Sys, Handler] = {
     Sys.SYS_batch: sys_batch,
     Sys.SYS_fork: sys_fork,
 }
+# Calls that return twice, block or nest: refused inside a batch (inc/batch.h).
+NOT_IN_BATCH = frozenset({Sys.SYS_exofork, Sys.SYS_fork, Sys.SYS_ipc_recv, Sys.SYS_batch})
 
-# number -> (handler, number of arguments, counter key)
-_DISPATCH: dict[int, tuple[Handler, int, str]] = {
-    int(num): (fn, len(inspect.signature(fn).parameters) - 1, f"syscalls.{num.name[4:]}")
+TABLE: dict[int, Entry] = {
+    int(num): Entry(fn, len(inspect.signature(fn).parameters) - 1, f"syscalls.{num.name[4:]}",
+                    num not in NOT_IN_BATCH)
     for num, fn in SYSCALLS.items()
 }
 
 
-def syscall_trap(k: Kernel) -> None:
-    """Run the system call the current env asked for and store its result."""
-    args = k.machine.read_syscall_args()
-    entry = _DISPATCH.get(args[0])
-    caller = k.envtab.curenv
+def dispatch(k: Kernel, regs: list[int], batch: bool = False) -> int:
+    """Run the call regs = [number, arg1, ..., arg5] for the env running on
+    k.cpu; its result.  In a batch, the calls of NOT_IN_BATCH are -E_INVAL
+    (counted as calls all the same)."""
+    entry = TABLE.get(regs[0])
     if entry is None:
-        k.stats.bump("syscalls.unknown")
-        ret = -E_INVAL
-    else:
-        fn, nargs, key = entry
-        k.stats.bump(key)
-        ret = fn(k, *args[1:nargs + 1]) if nargs else fn(k)
-    if k.resched and k.stop_reason is None:
-        k.schedule(ret if k.envtab.curenv == caller else None)
-    elif k.envtab.curenv == caller:  # not destroyed by its own call
-        k.machine.set_eax(ret)
+        k.events.bump("syscalls.unknown", 1, regs)
+        return -E_INVAL
+    k.events.bump(entry.counter, 1, regs)
+    if batch and not entry.batchable:
+        return -E_INVAL
+    nargs = entry.nargs
+    return entry.handler(k, *regs[1:nargs + 1]) if nargs else entry.handler(k)

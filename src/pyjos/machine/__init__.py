@@ -1,9 +1,14 @@
 """Layer 1, the machine: i386 CPUs on Unicorn over one physical memory.
 
 Knows x86, not JOS: physical memory, the GDT, ring-3 entry, the trap hook,
-fast register access, Unicorn's measured workarounds, the native timer.
+fast register access (also straight into a frame in memory), Unicorn's
+measured workarounds, the native timer.
 """
 
-from .machine import FRAME_REGS, UNICORN_VERSION, Machine, MachineError, PhysMem, UcError
+from .machine import (
+    FRAME_REGS, REGISTERS, TRAMPOLINE_CODE, UNICORN_VERSION, FrameLayout, FrameSlots, Machine,
+    MachineError, PhysMem, UcError,
+)
 
-__all__ = ["FRAME_REGS", "UNICORN_VERSION", "Machine", "MachineError", "PhysMem", "UcError"]
+__all__ = ["FRAME_REGS", "REGISTERS", "TRAMPOLINE_CODE", "UNICORN_VERSION", "FrameLayout",
+           "FrameSlots", "Machine", "MachineError", "PhysMem", "UcError"]

@@ -2,16 +2,19 @@
 
 This layer knows x86, not JOS.  It owns
 
-* physical memory: an anonymous mmap mapped into Unicorn with ``mem_map_ptr``
-  at physical address 0, read and written by the kernel without any Unicorn
-  call (``struct`` / ctypes views on the same bytes);
+* physical memory (``PhysMem``): an anonymous mmap that each CPU maps into its
+  Unicorn instance with ``mem_map_ptr`` at physical address 0, read and
+  written by the kernel without any Unicorn call (``struct`` / ctypes views);
 * the GDT and a supervisor stub that enters ring 3 with ``iret`` once;
 * one ``UC_HOOK_INTR`` hook through which every trap reaches the kernel inline,
   plus ``UC_HOOK_INSN_INVALID`` for ``ud2`` (Unicorn reports it nowhere else);
-* fast register access through raw ctypes batches;
-* the two Unicorn workarounds of ARCHITECTURE.md: reading the #PF/#GP error
-  code out of the saved context (offset self-calibrated at boot) and clearing
-  QEMU's ``old_exception`` after a hooked fault.
+* fast register access through raw ctypes batches, including batches bound to
+  a register frame in guest memory (``FrameSlots``);
+* the Unicorn workarounds of ARCHITECTURE.md: the #PF/#GP error code read out
+  of the saved context (offsets self-calibrated at boot), QEMU's
+  ``old_exception`` cleared after a hooked fault, resuming after a silent
+  triple-fault stop, and segment loads deferred to a trampoline trap when the
+  CPU is outside a hook (``load_frame``).
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ BOOT_PAGE = 0
 _T_ILLOP = 6
 _MAX_RESTARTS = 4
 _T_SYSCALL = 48
+_U16 = struct.Struct("<H")
+# `int $0x30`: the trampoline through which a resume from outside a hook loads
+# segment registers (see Machine.load_frame).
+TRAMPOLINE_CODE = b"\xcd\x30"
 
 
 # Calibration probes, at user va 0x800000 with 0x801000 mapped read-only and
@@ -169,45 +176,60 @@ class _RegBatch:
         _uc_reg_write_batch(self._uch, self._ids_addr, self._ptrs_addr, self._n)
 
 
+# Register names a FrameSlots layout may use.
+REGISTERS = {
+    "edi": x86.UC_X86_REG_EDI, "esi": x86.UC_X86_REG_ESI, "ebp": x86.UC_X86_REG_EBP,
+    "ebx": x86.UC_X86_REG_EBX, "edx": x86.UC_X86_REG_EDX, "ecx": x86.UC_X86_REG_ECX,
+    "eax": x86.UC_X86_REG_EAX, "es": x86.UC_X86_REG_ES, "ds": x86.UC_X86_REG_DS,
+    "eip": x86.UC_X86_REG_EIP, "eflags": x86.UC_X86_REG_EFLAGS, "esp": x86.UC_X86_REG_ESP,
+}
+_DATA_SEGMENTS = ("es", "ds")
+# A frame layout: (register name, byte offset of its slot) pairs.
+FrameLayout = tuple[tuple[str, int], ...]
+
+
 class FrameSlots:
-    """Register batches that read and write a Trapframe in guest memory.
+    """Register batches that read and write one register frame in guest memory.
 
     Unicorn's batch calls take one destination pointer per register; here
-    they point straight into a JOS ``struct Trapframe`` (by host address), so
-    saving or loading an env's registers is one call and no Python work.
-    es and ds are only read: a segment load is valid inside a trap hook only.
+    they point straight into the frame (by host address), so saving or
+    loading a context is one call and no Python work.  The layout says where
+    each register's slot is (the kernel derives it from its Trapframe).  es
+    and ds are only read by the batch: a segment load is valid inside a trap
+    hook only, so Machine.load_frame loads them itself.
     """
 
-    # (register, byte offset in struct Trapframe)
-    SAVE = ((x86.UC_X86_REG_EDI, 0), (x86.UC_X86_REG_ESI, 4), (x86.UC_X86_REG_EBP, 8),
-            (x86.UC_X86_REG_EBX, 16), (x86.UC_X86_REG_EDX, 20), (x86.UC_X86_REG_ECX, 24),
-            (x86.UC_X86_REG_EAX, 28), (x86.UC_X86_REG_ES, 32), (x86.UC_X86_REG_DS, 36),
-            (x86.UC_X86_REG_EIP, 48), (x86.UC_X86_REG_EFLAGS, 56), (x86.UC_X86_REG_ESP, 60))
-    LOAD = tuple(p for p in SAVE if p[0] not in (x86.UC_X86_REG_ES, x86.UC_X86_REG_DS))
-
-    def __init__(self, uch: int, tf_host_addr: int) -> None:
+    def __init__(self, uch: int, mem: PhysMem, pa: int, layout: FrameLayout) -> None:
         self._uch = uch
         self._keep = []
-        self._save = self._arrays(self.SAVE, tf_host_addr)
-        self._load = self._arrays(self.LOAD, tf_host_addr)
+        host = mem.address + pa
+        self._save = self._arrays(layout, host)
+        self._load = self._arrays(tuple(p for p in layout if p[0] not in _DATA_SEGMENTS), host)
+        offsets = dict(layout)
+        self._buf = mem.buf
+        self._es_pa, self._ds_pa = pa + offsets["es"], pa + offsets["ds"]
 
-    def _arrays(self, spec: tuple[tuple[int, int], ...], base: int) -> tuple[int, int, int]:
-        ids = (ctypes.c_int * len(spec))(*(r for r, _ in spec))
-        ptrs = (ctypes.c_void_p * len(spec))(*(base + off for _, off in spec))
+    def _arrays(self, layout: FrameLayout, base: int) -> tuple[int, int, int]:
+        ids = (ctypes.c_int * len(layout))(*(REGISTERS[r] for r, _ in layout))
+        ptrs = (ctypes.c_void_p * len(layout))(*(base + off for _, off in layout))
         self._keep += [ids, ptrs]
-        return ctypes.addressof(ids), ctypes.addressof(ptrs), len(spec)
+        return ctypes.addressof(ids), ctypes.addressof(ptrs), len(layout)
 
     def save(self) -> None:
-        """CPU registers -> the Trapframe."""
+        """CPU registers -> the frame."""
         ids, ptrs, n = self._save
         if _uc_reg_read_batch(self._uch, ids, ptrs, n):
             raise MachineError("uc_reg_read_batch failed")
 
     def load(self) -> None:
-        """The Trapframe -> CPU registers (not segments)."""
+        """The frame -> CPU registers (not segments)."""
         ids, ptrs, n = self._load
         if _uc_reg_write_batch(self._uch, ids, ptrs, n):
             raise MachineError("uc_reg_write_batch failed")
+
+    def data_segments(self) -> tuple[int, int]:
+        """es and ds as the frame holds them."""
+        return _U16.unpack_from(self._buf, self._es_pa)[0], _U16.unpack_from(self._buf, self._ds_pa)[0]
 
 
 class _Budget(ctypes.Structure):
@@ -256,17 +278,18 @@ _INVALID_CB = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_void_p)
 
 
 class Machine:
-    """One i386 CPU with paging; every trap goes to ``on_trap(trapno)``."""
+    """One i386 CPU with paging over `mem`; every trap goes to ``on_trap``
+    (``on_syscall`` for ``int $0x30``), inline in the CPU's hook."""
 
-    def __init__(self, mem_size: int) -> None:
+    def __init__(self, mem: PhysMem) -> None:
         if UNICORN_VERSION != PINNED_UNICORN:
             raise MachineError(
                 f"pyjos needs unicorn=={PINNED_UNICORN} (found {UNICORN_VERSION}): "
                 f"the kernel reads its saved-context layout; pip install unicorn=={PINNED_UNICORN}"
             )
-        self.mem = PhysMem(mem_size)
+        self.mem = mem
         self.uc = Uc(ucc.UC_ARCH_X86, ucc.UC_MODE_32)
-        self.uc.mem_map_ptr(0, mem_size, ucc.UC_PROT_ALL, self.mem.address)
+        self.uc.mem_map_ptr(0, mem.size, ucc.UC_PROT_ALL, mem.address)
         self._handle = self.uc._uch  # for the binding's own prototypes
         uch = self._uch = ctypes.cast(self._handle, ctypes.c_void_p).value
         self._frame = _RegBatch(uch, FRAME_REGS)
@@ -281,6 +304,10 @@ class Machine:
         self.stopped = False
         self.restarts = 0  # silent triple-fault stops resumed by run_slice
         self.on_syscall: Callable[[], None] = self._unexpected_syscall
+        # es, ds as last loaded into or saved from the CPU (see load_frame)
+        self.data_segs = (GD_UD | 3, GD_UD | 3)
+        self._trampoline: int | None = None  # user va of TRAMPOLINE_CODE
+        self._deferred: FrameSlots | None = None  # frame whose segments wait for it
         self._hooks = [self._raw_hook(ucc.UC_HOOK_INTR, _INTR_CB(self._hook_intr)),
                        self._raw_hook(ucc.UC_HOOK_INSN_INVALID, _INVALID_CB(self._hook_invalid))]
         self._write_boot_page()
@@ -407,7 +434,8 @@ class Machine:
 
     def _hook_intr(self, _uc: int, intno: int, _user: int) -> None:
         if intno == _T_SYSCALL:  # only `int $0x30` raises 48: nothing to fetch
-            self.on_syscall()
+            if self._deferred is None or not self._finish_deferred_load():
+                self.on_syscall()
             return
         _uc_context_save(self._uch, self._ctx_ptr)
         err = self._ctx_field(CTX_ERROR_CODE_FROM_END).value & 0xFFFFFFFF
@@ -467,13 +495,67 @@ class Machine:
             )
 
     # --- registers -----------------------------------------------------------
-    def data_segments(self) -> tuple[int, int]:
-        """The es and ds selectors now in the CPU."""
-        return self.reg_read(x86.UC_X86_REG_ES) & 0xFFFF, self.reg_read(x86.UC_X86_REG_DS) & 0xFFFF
+    def frame_slots(self, pa: int, layout: FrameLayout) -> FrameSlots:
+        """Register batches bound to the frame at physical address pa."""
+        return FrameSlots(self._uch, self.mem, pa, layout)
 
-    def frame_slots(self, tf_pa: int) -> FrameSlots:
-        """Register batches bound to the Trapframe at physical address tf_pa."""
-        return FrameSlots(self._uch, self.mem.address + tf_pa)
+    # --- contexts: a frame in memory <-> the CPU ------------------------------
+    def set_trampoline(self, va: int) -> None:
+        """Where TRAMPOLINE_CODE is mapped, user-executable, in every address space."""
+        self._trampoline = va
+
+    def save_frame(self, slots: FrameSlots) -> None:
+        """The CPU's registers -> the frame; remember its es/ds.
+
+        A frame loaded from outside a hook whose segment load is still
+        deferred never ran: the frame is already right, nothing is saved.
+        """
+        if self._deferred is not None:
+            self._deferred = None
+            return
+        slots.save()
+        self.data_segs = slots.data_segments()
+
+    def load_frame(self, slots: FrameSlots, in_hook: bool) -> None:
+        """The frame -> the CPU's registers, es and ds included.
+
+        Segment registers can be written only inside a trap hook (outside,
+        Unicorn crashes).  From outside a hook, when es/ds must change, the
+        CPU is pointed at the trampoline: its `int $0x30` traps into this
+        machine, which loads the segments and the frame there and resumes
+        the frame without the kernel seeing that trap.
+        """
+        slots.load()
+        segs = slots.data_segments()
+        if segs == self.data_segs:
+            return
+        if in_hook:
+            self.set_data_segments(*segs)
+            self.data_segs = segs
+            return
+        if self._trampoline is None:
+            raise MachineError("a segment load outside a hook needs set_trampoline()")
+        self._deferred = slots
+        self.set_eip(self._trampoline)
+
+    def _finish_deferred_load(self) -> bool:
+        """In the trampoline's trap: load the deferred frame.  False if this
+        `int $0x30` is not the trampoline's (then it is a system call)."""
+        if self.eip() != self._trampoline + len(TRAMPOLINE_CODE):
+            return False
+        slots, self._deferred = self._deferred, None
+        segs = slots.data_segments()
+        self.set_data_segments(*segs)
+        self.data_segs = segs
+        slots.load()
+        return True
+
+    def context_lost(self) -> None:
+        """The running context is gone unsaved (its env died): take es/ds as
+        the CPU now has them, since that env may have changed them."""
+        self._deferred = None
+        self.data_segs = (self.reg_read(x86.UC_X86_REG_ES) & 0xFFFF,
+                          self.reg_read(x86.UC_X86_REG_DS) & 0xFFFF)
 
     def read_frame(self) -> list[int]:
         """edi esi ebp ebx edx ecx eax eip eflags esp."""
@@ -545,4 +627,5 @@ class Machine:
         self.uc.ctl_flush_tb()
 
 
-__all__ = ["Machine", "MachineError", "PhysMem", "UcError", "FRAME_REGS"]
+__all__ = ["Machine", "MachineError", "PhysMem", "UcError", "FRAME_REGS", "FrameSlots",
+           "FrameLayout", "REGISTERS", "TRAMPOLINE_CODE"]

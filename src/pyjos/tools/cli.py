@@ -14,7 +14,7 @@ from ..guest.build import BuildError, list_programs
 from .bench import FORK_STRATEGIES
 from .costmodel import MODEL_NAMES
 from ..guest.elf import ElfError
-from ..kernel.env import LoadError
+from ..kernel.load import LoadError
 from ..machine import UNICORN_VERSION, MachineError
 
 EXIT_OK = 0

@@ -1,0 +1,73 @@
+"""A CPU as the kernel sees it (JOS's struct CpuInfo, xv6's struct cpu).
+
+Each CPU has its own machine (a Unicorn instance over the one physical
+memory), the env it runs, the page directory it has loaded, whether its TLB is
+stale, a reschedule request, and the guest-block mark of its timer.  Nothing
+else in the kernel keeps "the current" anything: the running env of a CPU is
+``cpu.env``, and ``Kernel.cpu`` is the CPU the kernel is serving now.
+
+Register frames: each env's registers are saved into and loaded from its
+``env_tf`` in guest memory by register batches bound to that Trapframe, one set
+per CPU (``frames``); the layout comes from ``abi.Trapframe``.
+"""
+
+from __future__ import annotations
+
+from ..abi import Trapframe, offset_of
+from ..machine import FrameLayout, Machine
+from .events import Events
+
+# Registers an env can change in ring 3, and their slots in struct Trapframe.
+TRAPFRAME_LAYOUT: FrameLayout = tuple(
+    (reg, offset_of(Trapframe, field)) for reg, field in (
+        ("edi", "tf_regs.reg_edi"), ("esi", "tf_regs.reg_esi"), ("ebp", "tf_regs.reg_ebp"),
+        ("ebx", "tf_regs.reg_ebx"), ("edx", "tf_regs.reg_edx"), ("ecx", "tf_regs.reg_ecx"),
+        ("eax", "tf_regs.reg_eax"), ("es", "tf_es"), ("ds", "tf_ds"), ("eip", "tf_eip"),
+        ("eflags", "tf_eflags"), ("esp", "tf_esp")))
+
+
+class Cpu:
+    """One CPU: its machine and the kernel's per-CPU state."""
+
+    def __init__(self, num: int, machine: Machine, events: Events, pgdir: int,
+                 trapframes: list[int]) -> None:
+        self.num = num
+        self.machine = machine
+        self.events = events
+        self.env: int | None = None  # index of the env running here
+        self.pgdir = pgdir  # physical address of the loaded page directory
+        self.tlb_stale = False  # a live translation changed: flush before user code runs
+        self.resched = False  # the trap tail must pick another env
+        self.blocks_mark = machine.blocks_executed() or 0
+        self.frames = [machine.frame_slots(pa, TRAPFRAME_LAYOUT) for pa in trapframes]
+        machine.set_cr3(pgdir)
+
+    def switch_pgdir(self, pgdir: int) -> None:
+        """Load pgdir into CR3 (which also flushes the TLB)."""
+        if pgdir != self.pgdir:
+            self.machine.set_cr3(pgdir)
+            self.pgdir = pgdir
+            self.tlb_stale = False
+
+    def flush_tlb_if_stale(self) -> None:
+        """Flush the TLB before user code runs if a live mapping changed."""
+        if self.tlb_stale:
+            self.machine.tlb_flush()
+            self.tlb_stale = False
+            self.events.bump("tlb_flushes")
+
+    def save_frame(self, idx: int) -> None:
+        """The CPU's registers -> env idx's env_tf (idx runs here)."""
+        self.machine.save_frame(self.frames[idx])
+
+    def load_frame(self, idx: int, in_hook: bool) -> None:
+        """env idx's env_tf -> the CPU's registers, segments included."""
+        self.machine.load_frame(self.frames[idx], in_hook)
+
+    def charge_blocks(self) -> None:
+        """Count the guest basic blocks run since the last call (`guest_blocks`)
+        for the env charged now: called at every switch and slice end."""
+        now = self.machine.blocks_executed()
+        if now is not None:
+            self.events.bump("guest_blocks", now - self.blocks_mark)
+            self.blocks_mark = now
