@@ -59,6 +59,7 @@ class FakeTarget(Target):
                      0x1001: FakeThread(0x1001, "exits", EXITS, bytes(range(0xA1, 0xB1)))}
         self.breakpoints: dict[int, str] = {}
         self.detached = self.killed = False
+        self.last_stop: int | None = None
         self.resumes: list[tuple[str, int | None]] = []
         self.running = threading.Event()
         self._lock = threading.Lock()
@@ -140,7 +141,9 @@ class FakeTarget(Target):
         order = self.threads()
         if first in order:
             order = order[order.index(first):] + order[:order.index(first)]
-        started = {t: self.envs[t].regs[EIP] for t in order}  # step off a breakpoint
+        started = {}  # the thread stopped at a breakpoint executes it first
+        if self.last_stop in self.envs:
+            started[self.last_stop] = self.envs[self.last_stop].regs[EIP]
         count = 0
         while True:
             for t in list(order):
@@ -151,6 +154,7 @@ class FakeTarget(Target):
                 if eip in self.breakpoints and started.pop(t, None) != eip:
                     reason = (STOP_HW_BREAKPOINT if self.breakpoints[eip] == HW_BREAK
                               else STOP_BREAKPOINT)
+                    self.last_stop = t
                     return StopEvent(SIGTRAP, t, reason)
                 started.pop(t, None)
                 self._execute(env)

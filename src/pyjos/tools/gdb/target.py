@@ -147,8 +147,9 @@ class Target(abc.ABC):
         (`tid`, if given, is the thread to run first) until a breakpoint
         (the stop is before executing it, pc = the breakpoint address), a
         fault, interrupt(), or the machine has nothing left to run
-        (STOP_EXITED).  Continuing from a breakpoint address executes that
-        instruction first; it does not stop at once.  Blocks until the stop.
+        (STOP_EXITED).  The thread that last stopped at a breakpoint executes
+        that instruction first instead of stopping at once again (other
+        threads at the same address do stop).  Blocks until the stop.
         """
 
     @abc.abstractmethod
