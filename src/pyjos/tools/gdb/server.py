@@ -57,12 +57,16 @@ class GdbServer:
         return self.host, self.port
 
     def close(self) -> None:
-        """Stop accepting; a session in progress ends when its client goes."""
+        """Stop listening; a session in progress ends when its client goes."""
         self._closing.set()
         if self._accepter is not None:
             self._accepter.join()
-        if self._listener is not None:
-            self._listener.close()
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        """Wait until the server no longer listens (close() or a k); True if so."""
+        if self._accepter is not None:
+            self._accepter.join(timeout)
+        return self._accepter is None or not self._accepter.is_alive()
 
     def attached(self) -> bool:
         """True while a client is connected."""
@@ -74,21 +78,26 @@ class GdbServer:
             self._session.join(timeout)
 
     def _accept_loop(self) -> None:
-        while not self._closing.is_set() and not self.killed.is_set():
-            ready, _, _ = select.select([self._listener], [], [], _POLL)
-            if not ready:
-                continue
-            try:
-                conn, peer = self._listener.accept()
-            except OSError:
-                continue
-            if self.attached():
-                self.log(f"gdb: refused {peer[0]}:{peer[1]}: a debugger is already attached")
-                conn.close()
-                continue
-            self._session = threading.Thread(target=self._serve, args=(conn, peer),
-                                             name="gdb-session", daemon=True)
-            self._session.start()
+        """Accept clients until close() or a k; then stop listening."""
+        with self._listener:
+            while not self._closing.is_set() and not self.killed.is_set():
+                self._accept_one()
+
+    def _accept_one(self) -> None:
+        ready, _, _ = select.select([self._listener], [], [], _POLL)
+        if not ready:
+            return
+        try:
+            conn, peer = self._listener.accept()
+        except OSError:
+            return
+        if self.attached():
+            self.log(f"gdb: refused {peer[0]}:{peer[1]}: a debugger is already attached")
+            conn.close()
+            return
+        self._session = threading.Thread(target=self._serve, args=(conn, peer),
+                                         name="gdb-session", daemon=True)
+        self._session.start()
 
     def _serve(self, conn: socket.socket, peer: tuple) -> None:
         self.sessions += 1
