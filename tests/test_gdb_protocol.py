@@ -6,6 +6,7 @@ Each test talks RSP over a socketpair to a Session running FakeTarget
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 import time
@@ -199,9 +200,29 @@ def test_garbage_and_truncated_packets_are_ignored(gdb):
 
 @pytest.mark.parametrize("bad", [b"mzz,4", b"m802000", b"M802000,2:1", b"M802000,1:zz",
                                  b"Hx1000", b"Hgq", b"p", b"P8", b"vCont;x", b"vCont;",
-                                 b"X802000,2:a", b"Cq", b"Z0,zz,1", b"G00"])
+                                 b"X802000,2:a", b"Cq", b"Z0,zz,1", b"G00", b"m-5,4",
+                                 b"m 10,4", b"m1_0,4", b"m100000000,1", b"Z0,100000000,1",
+                                 b"qXfer:features:read:target.xml:0,+1"])
 def test_bad_arguments_get_e01(gdb, bad):
     assert gdb.ask(bad) == b"E01"
+
+
+def test_random_packets_never_end_the_session(gdb):
+    """Fuzz: random arguments to every non-running packet; every one gets a reply."""
+    rng = random.Random(15)
+    alphabet = b"0123456789abcdefxyz,:;=-+}*#$\x00\xff qXferfeatures"
+    for _ in range(400):
+        head = rng.choice([b"?", b"g", b"G", b"p", b"P", b"m", b"M", b"X", b"Z", b"z", b"H",
+                           b"T", b"q", b"Q", b"qXfer:features:read:", b"qRcmd,",
+                           b"qThreadExtraInfo,", b"vCont?", b"!"])
+        tail = bytes(rng.choice(alphabet) for _ in range(rng.randrange(12)))
+        data = packet.escape(head + tail)  # keeps $ and # out of the frame
+        reply = gdb.ask(data)
+        while reply[:1] == b"O" and reply != b"OK":  # monitor output, then OK
+            reply = gdb.packet()
+        assert reply == b"" or reply[:1] in b"ETOlmQ0123456789abcdefx", (data, reply)
+    assert gdb.ask(b"qAttached") == b"1"
+    assert gdb.target.envs[0x1000].regs[10] == 0x1B
 
 
 def test_nak_retransmits_the_last_reply(gdb):

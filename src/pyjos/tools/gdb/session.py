@@ -11,6 +11,7 @@ client sends ends the session except EOF, ``D`` and ``k``.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -26,6 +27,8 @@ ERR_THREAD = b"E02"
 ERRNO_THREAD = 2  # TargetError errno giving ERR_THREAD
 ERR_X87 = b"E03"  # x87 registers cannot be written
 MAX_RETRANSMITS = 3
+ADDRESS_MAX = 0xFFFFFFFF
+_HEX_NUMBER = re.compile(rb"[0-9a-fA-F]{1,16}")
 _FEATURES = (b"PacketSize=%x;QStartNoAckMode+;qXfer:features:read+;vContSupported+;"
              b"swbreak+;hwbreak+" % PACKET_SIZE)
 _BREAK_KINDS = {b"0": SW_BREAK, b"1": HW_BREAK}
@@ -38,17 +41,21 @@ KILLED = "killed"
 
 
 def _hex_int(text: bytes) -> int:
-    try:
-        return int(text, 16)
-    except ValueError:
-        raise ProtocolError(f"not a hex number: {text!r}") from None
+    """A non-negative hex number (digits only: no sign, spaces or '_')."""
+    if not _HEX_NUMBER.fullmatch(text):
+        raise ProtocolError(f"not a hex number: {text[:20]!r}")
+    return int(text, 16)
 
 
 def _addr_len(text: bytes) -> tuple[int, int]:
+    """ADDR,LENGTH with a 32-bit address."""
     addr, sep, length = text.partition(b",")
     if not sep:
         raise ProtocolError("expected ADDR,LENGTH")
-    return _hex_int(addr), _hex_int(length)
+    addr = _hex_int(addr)
+    if addr > ADDRESS_MAX:
+        raise ProtocolError(f"address {addr:#x} is beyond 32 bits")
+    return addr, _hex_int(length)
 
 
 def _thread_id(text: bytes) -> int:
@@ -85,7 +92,7 @@ class Session:
         self._last_sent = b""
         self._retransmits = 0
         self._worker: threading.Thread | None = None
-        self._stop = StopEvent(SIGTRAP, None, "initial")
+        self._stop: StopEvent | None = None  # the last stop (None: stopped at attach)
         self._gthread = 0  # Hg: thread for registers and memory (0: the stopped one)
         self._cthread = 0  # Hc: thread for c and s (0 or -1: any)
         self._thread_list: list[int] = []
@@ -206,7 +213,7 @@ class Session:
         handler = self._queries.get(name)
         return handler(arg) if handler else b""
 
-    def _h_set(self, args: bytes) -> bytes:
+    def _h_set(self, args: bytes) -> bytes | None:
         if args == b"StartNoAckMode":
             self.send(b"OK")  # still acknowledged by gdb
             self.ack_mode = False
@@ -226,7 +233,7 @@ class Session:
         """`tid` if live; 0 means the stopped thread (or the first); else ERR_THREAD."""
         threads = self.target.threads()
         if tid in (0, -1):
-            tid = self._stop.thread if self._stop.thread in threads else 0
+            tid = self._stop.thread if self._stop and self._stop.thread in threads else 0
             if not tid and threads:
                 tid = threads[0]
         if tid not in threads:
@@ -324,18 +331,17 @@ class Session:
         return self.target.read_memory(self._live(self._gthread), addr, length).hex().encode()
 
     def _h_write_mem(self, args: bytes) -> bytes:
-        spec, sep, data = args.partition(b":")
-        if not sep:
-            raise ProtocolError("M needs ADDR,LENGTH:DATA")
-        return self._write_mem(spec, self._unhex(data))
+        return self._write_mem(args, self._unhex)
 
     def _h_write_bin(self, args: bytes) -> bytes:
+        return self._write_mem(args, packet.unescape)
+
+    def _write_mem(self, args: bytes, decode: Callable[[bytes], bytes]) -> bytes:
+        """ADDR,LENGTH:DATA (M: hex, X: escaped binary) into the Hg thread's memory."""
         spec, sep, data = args.partition(b":")
         if not sep:
-            raise ProtocolError("X needs ADDR,LENGTH:DATA")
-        return self._write_mem(spec, packet.unescape(data))
-
-    def _write_mem(self, spec: bytes, data: bytes) -> bytes:
+            raise ProtocolError("expected ADDR,LENGTH:DATA")
+        data = decode(data)
         addr, length = _addr_len(spec)
         if length != len(data):
             raise ProtocolError("length does not match the data")
@@ -345,25 +351,20 @@ class Session:
 
     # --- breakpoints --------------------------------------------------------------
 
-    def _breakpoint(self, args: bytes) -> tuple[str, int] | None:
+    def _h_insert(self, args: bytes) -> bytes:
+        return self._breakpoint(args, self.target.insert_breakpoint)
+
+    def _h_remove(self, args: bytes) -> bytes:
+        return self._breakpoint(args, self.target.remove_breakpoint)
+
+    @staticmethod
+    def _breakpoint(args: bytes, operation: Callable[[str, int], None]) -> bytes:
+        """KIND,ADDR,SIZE: Z0/Z1 apply `operation`; watchpoints are unsupported (empty)."""
         kind, _, rest = args.partition(b",")
         addr, _, _size = rest.partition(b",")
         if kind not in _BREAK_KINDS:
-            return None  # watchpoints: unsupported, empty reply
-        return _BREAK_KINDS[kind], _hex_int(addr)
-
-    def _h_insert(self, args: bytes) -> bytes:
-        bp = self._breakpoint(args)
-        if bp is None:
             return b""
-        self.target.insert_breakpoint(*bp)
-        return b"OK"
-
-    def _h_remove(self, args: bytes) -> bytes:
-        bp = self._breakpoint(args)
-        if bp is None:
-            return b""
-        self.target.remove_breakpoint(*bp)
+        operation(_BREAK_KINDS[kind], _addr_len(addr + b",1")[0])
         return b"OK"
 
     # --- execution --------------------------------------------------------------
@@ -439,12 +440,10 @@ class Session:
             self._worker = None
 
     def _h_status(self, args: bytes) -> bytes:
-        if self._stop.thread is None and self._stop.reason != STOP_EXITED:
-            threads = self.target.threads()
-            if not threads:
-                return b"W00"
-            return b"T%02xthread:%x;" % (self._stop.signal, threads[0])
-        return stop_reply(self._stop)
+        if self._stop is not None:
+            return stop_reply(self._stop)
+        threads = self.target.threads()
+        return b"T%02xthread:%x;" % (SIGTRAP, threads[0]) if threads else b"W00"
 
     # --- queries with arguments ---------------------------------------------------
 
