@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
-from pyjos.tools.gdb.target import (CONTINUE, EFAULT, EIP, HW_BREAK, REGISTERS, SIGINT,
+from pyjos.tools.gdb.target import (EFAULT, EIP, HW_BREAK, REGISTERS, SIGINT,
                                     SIGTRAP, STEP, STOP_BREAKPOINT, STOP_EXITED,
                                     STOP_HW_BREAKPOINT, STOP_INTERRUPT, STOP_STEP,
                                     StopEvent, Target, TargetError)

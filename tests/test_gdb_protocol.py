@@ -363,6 +363,13 @@ def test_thread_listing(gdb):
     assert gdb.ask(b"qThreadExtraInfo,999") == b"E02"
 
 
+def test_long_thread_info_is_cut_to_a_packet(gdb):
+    gdb.target.envs[0x1001].name = "x" * PACKET_SIZE
+    reply = gdb.ask(b"qThreadExtraInfo,1001")
+    assert len(reply) == PACKET_SIZE
+    assert bytes.fromhex(reply.decode()).startswith(b"env 00001001 xxx")
+
+
 def test_many_threads_span_several_replies(gdb):
     target = gdb.target
     for tid in range(0x2000, 0x2000 + 3000):

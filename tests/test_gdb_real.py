@@ -84,11 +84,15 @@ def test_breakpoints_and_stepping(gdb_tool, server):
 def test_set_var_changes_only_the_selected_thread(gdb_tool, server):
     out = run_gdb(gdb_tool, server, [
         "thread 2", "set var *(unsigned char *)0x802000 = 0x55", "x/xb 0x802000",
-        "thread 1", "x/xb 0x802000", "detach"])
+        "thread 1", "x/xb 0x802000", "set var $ecx = 0x77", "print $st0", "set var $st0 = 1",
+        "detach"])
     assert "0x802000:\t0x55" in out
     assert "0x802000:\t0x11" in out
     assert server.target.envs[0x1000].byte(0x802000) == 0x11
     assert server.target.envs[0x1001].byte(0x802000) == 0x55
+    assert server.target.envs[0x1000].regs[1] == 0x77
+    assert "$1 = <unavailable>" in out  # x87 registers are not served
+    assert "Could not write register \"st0\"; remote failure reply 'E03'" in out
 
 
 def test_ctrl_c_interrupts_continue(gdb_tool, server):

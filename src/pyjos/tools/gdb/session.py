@@ -273,7 +273,8 @@ class Session:
 
     def _q_extra_info(self, arg: bytes) -> bytes:
         tid = self._live(_thread_id(arg))
-        return self.target.thread_info(tid).encode().hex().encode()
+        text = self.target.thread_info(tid).encode()[:PACKET_SIZE // 2]  # hex fits a packet
+        return text.hex().encode()
 
     # --- registers -----------------------------------------------------------
 
