@@ -31,11 +31,12 @@ CONSTANTS = [
     "PTE_AVAIL", "PTE_SYSCALL", "PTE_SHARE", "PTE_COW",
     "FEC_PR", "FEC_WR", "FEC_U",
     "KERNBASE", "KSTACKTOP", "MMIOLIM", "MMIOBASE", "ULIM", "UVPT", "UPAGES", "UENVS",
-    "UTOP", "UXSTACKTOP", "USTACKTOP", "UTEXT", "UTEMP", "PFTEMP", "USTABDATA",
+    "UTOP", "UXSTACKTOP", "USTACKTOP", "UTRAMPOLINE", "UBATCHBUF", "UTEXT", "UTEMP", "PFTEMP",
+    "USTABDATA",
     "GD_KT", "GD_KD", "GD_UT", "GD_UD", "GD_TSS0", "FL_IF",
     "NENV", "LOG2NENV", "ENV_TYPE_USER", "NSYSCALLS", "BATCH_MAX", "BATCH_CONTINUE",
 ]
-ENUMS = [abi.Sys, abi.Err, abi.EnvStatus, abi.Trap]
+ENUMS = [abi.Sys, abi.Err, abi.EnvStatus, abi.Trap, abi.ForkStrategy]
 
 
 def _data_fields(struct: type[ctypes.Structure]) -> list[str]:

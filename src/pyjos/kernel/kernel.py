@@ -25,7 +25,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..abi import ENV_TYPE_USER, FORK_STRATEGIES, NENV, PGSIZE, PTE_P, PTE_U, UENVS, Env, EnvStatus
+from ..abi import (
+    ENV_TYPE_USER, FORK_STRATEGIES, NENV, PGSIZE, PTE_P, PTE_U, UTRAMPOLINE, Env, EnvStatus,
+)
 from ..guest.build import build_host_library, build_program, resolve_program
 from ..guest.elf import parse_elf, symbols
 from ..machine import TRAMPOLINE_CODE, Machine, PhysMem
@@ -44,10 +46,6 @@ MIB = 1024 * 1024
 DEFAULT_MEM_MIB = 128
 DEFAULT_MEM = DEFAULT_MEM_MIB * MIB
 DEFAULT_QUANTUM = 10_000  # timer units (basic blocks with the native timer)
-# A user-readable page just past envs[] holding TRAMPOLINE_CODE: the machine
-# resumes an env there when its ds/es must be reloaded from outside a hook
-# (Machine.load_frame).  Listed in guest/inc/memlayout.h's map.
-TRAMPOLINE_VA = UENVS + 0x20000
 _MAY_RUN = (EnvStatus.ENV_RUNNABLE, EnvStatus.ENV_RUNNING)
 
 
@@ -110,12 +108,15 @@ class Kernel:
         self.stats.reset()
 
     def _map_trampoline(self, machine: Machine) -> None:
+        """Map TRAMPOLINE_CODE at UTRAMPOLINE, user-readable, for every env: the
+        machine resumes an env there when its ds/es must be reloaded from
+        outside a hook (Machine.load_frame)."""
         ppn = self.pmap.page_alloc()
         self.pmap.pages[ppn].pp_ref += 1
         self.mem.write(ppn * PGSIZE, TRAMPOLINE_CODE)
-        pt = self.pmap.pgdir_walk(self.pmap.kern_pgdir, TRAMPOLINE_VA, create=False)
+        pt = self.pmap.pgdir_walk(self.pmap.kern_pgdir, UTRAMPOLINE, create=False)
         self.mem.write32(pt, (ppn * PGSIZE) | PTE_P | PTE_U)
-        machine.set_trampoline(TRAMPOLINE_VA)
+        machine.set_trampoline(UTRAMPOLINE)
 
     @property
     def machine(self) -> Machine:

@@ -69,7 +69,6 @@ def _per(counts: dict[str, int], base: dict[str, int], prefix: str, n: int) -> f
     return total / n
 
 
-FORK_STRATEGIES = ("dumb", "cow", "batch", "kernel", "sfork")
 DEFAULT_FORK_PAGES = (0, 16, 64, 256, 1024, 4096)
 
 # Per-fork counter differences (run with F forks minus run with none) / F.

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import __version__
+from ..abi import FORK_KINDS, FORK_STRATEGIES
 from ..guest.build import BuildError, list_programs
-from .bench import FORK_STRATEGIES
+from ..kernel import DEFAULT_MEM_MIB, DEFAULT_QUANTUM
 from .costmodel import MODEL_NAMES
 from ..guest.elf import ElfError
 from ..kernel.load import LoadError
@@ -81,18 +82,18 @@ def make_parser() -> argparse.ArgumentParser:
                                      "files, one env each; arguments after -- reach umain.")
     run.add_argument("programs", nargs="+", metavar="PROGRAM",
                      help="bundled program name or path to a .c file")
-    run.add_argument("--mem", type=_mib, default=128, metavar="MIB",
-                     help="physical memory in MiB (default 128)")
-    run.add_argument("--quantum", type=_positive, default=10_000, metavar="N",
+    run.add_argument("--mem", type=_mib, default=DEFAULT_MEM_MIB, metavar="MIB",
+                     help=f"physical memory in MiB (default {DEFAULT_MEM_MIB})")
+    run.add_argument("--quantum", type=_positive, default=DEFAULT_QUANTUM, metavar="N",
                      help="time slice before preemption, in guest basic blocks (instructions "
-                          "where no host C compiler builds the native timer; default 10000)")
+                          f"where no host C compiler builds the native timer; default "
+                          f"{DEFAULT_QUANTUM})")
     run.add_argument("--max-insns", type=_nonnegative, default=0, metavar="N",
                      help="stop with exit status 4 once at least N guest instructions ran "
                           "(checked at each timer interrupt; 0 = no limit)")
-    run.add_argument("--fork", choices=["dumb", "cow", "batch", "kernel"], default=None,
-                     help="what the library's fork() does in this run: eager copy, "
-                          "user-level copy-on-write (the default, as JOS), the same in "
-                          "batched system calls, or the kernel's sys_fork")
+    run.add_argument("--fork", choices=list(FORK_STRATEGIES), default=None,
+                     help="what the library's fork() does in this run: "
+                          + "; ".join(f"{name}: {what}" for name, what in FORK_STRATEGIES.items()))
     run.add_argument("--cow-faults", choices=["user", "kernel"], default="user",
                      help="who resolves a write to a PTE_COW page: the env's page-fault "
                           "upcall (user, the exokernel way and the default) or the kernel "
@@ -117,9 +118,9 @@ def make_parser() -> argparse.ArgumentParser:
                             "or messages (ipc, default 20000)")
     bench.add_argument("--repeat", type=_positive, default=3, metavar="R",
                        help="measurements; figures are the minimum or the median (default 3)")
-    bench.add_argument("--strategy", type=_names("strategy", FORK_STRATEGIES), default=None,
+    bench.add_argument("--strategy", type=_names("strategy", FORK_KINDS), default=None,
                        metavar="S[,S...]",
-                       help="fork strategies (fork; default dumb,cow,batch,kernel,sfork)")
+                       help=f"fork strategies (fork; default {','.join(FORK_KINDS)})")
     bench.add_argument("--pages", type=_int_list, default=None, metavar="N[,N...]",
                        help="extra mapped pages of the forking process "
                             "(fork; default 0,16,64,256,1024,4096)")
@@ -230,7 +231,7 @@ def _bench_fork(ns: argparse.Namespace) -> int:
     from . import bench, report
     from .costmodel import get_models
 
-    strategies = ns.strategy or list(FORK_STRATEGIES)
+    strategies = ns.strategy or list(FORK_KINDS)
     pages = ns.pages if ns.pages is not None else list(bench.DEFAULT_FORK_PAGES)
     try:
         models = get_models(ns.model or list(MODEL_NAMES))

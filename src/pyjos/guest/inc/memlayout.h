@@ -20,6 +20,7 @@
  *                      |  pages[]: struct PageInfo    | R-/R-   PTSIZE
  *  UPAGES     ------>  +------------------------------+ 0xef000000  --+
  *                      |  envs[]: struct Env          | R-/R-   PTSIZE
+ *                      |  (UTRAMPOLINE at +0x20000)   |
  *  UTOP, UENVS,  --->  +------------------------------+ 0xeec00000  --+
  *  UXSTACKTOP          |  user exception stack        | RW/RW   PGSIZE
  *                      +------------------------------+ 0xeebff000
@@ -27,6 +28,8 @@
  *  USTACKTOP  ------>  +------------------------------+ 0xeebfe000
  *                      |  normal user stack           | RW/RW   PGSIZE
  *                      +------------------------------+ 0xeebfd000
+ *                      |             ...              |
+ *  UBATCHBUF  ------>  |  fork_batch's call buffer    | 0xe0000000
  *                      |             ...              |
  *                      .  free for user programs      .
  *                      |             ...              |
@@ -67,12 +70,21 @@
 #define UPAGES		(UVPT - PTSIZE)		/* pages[] */
 #define UENVS		(UPAGES - PTSIZE)	/* envs[] */
 
+/*
+ * pyjos: a user-readable page holding `int $0x30`, through which the kernel
+ * resumes an env whose segment registers it must reload (see ARCHITECTURE.md).
+ */
+#define UTRAMPOLINE	(UENVS + 0x20000)
+
 /* Top of the user-controlled part of the address space. */
 #define UTOP		UENVS
 /* Top of the one-page user exception stack. */
 #define UXSTACKTOP	UTOP
 /* Top of the normal user stack, below an empty guard page. */
 #define USTACKTOP	(UTOP - 2*PGSIZE)
+
+/* pyjos: the library's fork_batch builds its batches of calls here. */
+#define UBATCHBUF	0xE0000000
 
 /* Program text starts here. */
 #define UTEXT		(2*PTSIZE)

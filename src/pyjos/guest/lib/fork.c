@@ -20,7 +20,7 @@ int fork_eager_copies;
  * fork_batch's descriptor array: allocated on first use at a fixed address
  * and never given to children (the walk below skips it).
  */
-#define BATCHBUF	0xE0000000
+#define BATCHBUF	UBATCHBUF
 #define BATCHBUF_PAGES	(ROUNDUP(BATCH_MAX * sizeof(struct BatchCall), PGSIZE) / PGSIZE)
 #define BATCHBUF_END	(BATCHBUF + BATCHBUF_PAGES * PGSIZE)
 #define CALLS_PER_PAGE	(PGSIZE / sizeof(struct BatchCall))
