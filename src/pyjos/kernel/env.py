@@ -196,7 +196,7 @@ def env_run(k: Kernel, cpu: Cpu, idx: int, in_hook: bool) -> None:
         if cur is not None and envs[cur].env_status == EnvStatus.ENV_RUNNING:
             envtab.set_status(cur, EnvStatus.ENV_RUNNABLE)
         cpu.env = idx
-        k.events.bump("env_switches", 1, cur, idx)
+        k.events.count("env_switches", 1, cur, idx)
         cpu.charge_blocks()
     e = envs[idx]
     envtab.set_status(idx, EnvStatus.ENV_RUNNING)

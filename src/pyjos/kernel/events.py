@@ -2,15 +2,17 @@
 
 Every event the kernel reports has a name in ``EVENTS`` with a one-line
 meaning.  Counted events (``counted=True``) are the counters of ``--stats``:
-``Events.bump(name, n, *args)`` adds n to the running env's count.  The other
+``Events.bump(name, n)`` adds n to the running env's count, and
+``Events.count(name, n, *args)`` does the same with the event's arguments for
+subscribers (two methods only for speed, see Stats.count).  The other
 events (``emit``) exist only for subscribers: they mark moments (an env runs,
 a system call returns) that a counter cannot hold.
 
 Subscribers (a tracer, a debugger, the memory picture, a notebook) call
 ``subscribe(callback, names)``; each event then reaches ``callback(event)`` as
-an ``Event(name, n, env, cpu, args)``.  While nobody subscribes, ``bump`` is
-the counters' own method and ``emit`` does nothing, so watching costs nothing
-until someone watches.
+an ``Event(name, n, env, cpu, args)``.  While nobody subscribes, ``bump`` and
+``count`` are the counters' own methods and ``emit`` does nothing, so watching
+costs nothing until someone watches.
 """
 
 from __future__ import annotations
@@ -32,8 +34,7 @@ class EventKind:
 
 
 def _syscall_events() -> dict[str, EventKind]:
-    out = {f"syscalls.{num.name[4:]}": EventKind(f"system call sys_{num.name[4:]}; args: its arguments")
-           for num in Sys}
+    out = {f"syscalls.{num.name[4:]}": EventKind(f"system call sys_{num.name[4:]}") for num in Sys}
     out["syscalls.unknown"] = EventKind("system call with an unknown number (returns -E_INVAL)")
     return out
 
@@ -72,7 +73,8 @@ EVENTS: dict[str, EventKind] = {
                          counted=False),
     "env_free": EventKind("an env was freed; args: env index, env id", counted=False),
     "fork_begin": EventKind("a fork episode began; args: child index", counted=False),
-    "syscall_return": EventKind("a system call returned; args: number, result", counted=False),
+    "syscall_return": EventKind("a system call returned; args: its registers [number, arg1, "
+                                "..., arg5], result", counted=False),
     "upcall_return": EventKind("an env resumed the faulting code after its upcall; args: va",
                                counted=False),
 }
@@ -116,6 +118,7 @@ class Events:
 
     def _unwatched(self) -> None:
         self.bump = self.stats.bump  # the fast path: counting only
+        self.count = self.stats.count
         self.emit = _ignore
         self.watched = False
 
@@ -127,7 +130,7 @@ class Events:
             raise ValueError(f"unknown event(s): {', '.join(unknown)}")
         sub = Subscription(self, callback, wanted)
         self._subs.append(sub)
-        self.bump = self._bump_and_publish
+        self.bump = self.count = self._count_and_publish
         self.emit = self._publish
         self.watched = True
         return sub
@@ -138,7 +141,7 @@ class Events:
         if not self._subs:
             self._unwatched()
 
-    def _bump_and_publish(self, name: str, n: int = 1, *args: object) -> None:
+    def _count_and_publish(self, name: str, n: int = 1, *args: object) -> None:
         self.stats.bump(name, n)
         self._deliver(name, n, args)
 

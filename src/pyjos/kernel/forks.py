@@ -50,7 +50,7 @@ class ForkEpisodes:
         seconds = time.perf_counter() - begun[3]
         traps, calls = self._counts()
         self.log.append((traps - begun[1], calls - begun[2], seconds))
-        self.events.bump("fork.calls", 1, child, traps - begun[1], calls - begun[2], seconds)
+        self.events.count("fork.calls", 1, child, traps - begun[1], calls - begun[2], seconds)
         self.events.bump("fork.traps", traps - begun[1])
         self.events.bump("fork.syscalls", calls - begun[2])
 

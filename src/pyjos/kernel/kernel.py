@@ -126,7 +126,8 @@ class Kernel:
     # --- the calling env ------------------------------------------------------------
     def cur_id(self) -> int:
         """Id of the env running on the CPU being served, 0 if none."""
-        return self.envtab.env_id(self.cpu.env)
+        idx = self.cpu.env
+        return self.envs[idx].env_id if idx is not None else 0
 
     def envid2env(self, envid: int, checkperm: bool) -> tuple[int, int]:
         """EnvTable.envid2env for the env running on the CPU being served."""

@@ -117,7 +117,7 @@ class Pmap:
         self.nfree -= 1
         if zero:
             self.mem.zero_page(ppn << PGSHIFT)
-        self.events.bump("pages_allocated", 1, ppn)
+        self.events.count("pages_allocated", 1, ppn)
         return ppn
 
     def page_free(self, ppn: int) -> None:
@@ -126,7 +126,7 @@ class Pmap:
         if info.pp_ref or info.pp_link:
             raise AssertionError(f"page_free of page {ppn:#x} still in use")
         self._push_free(ppn)
-        self.events.bump("pages_freed", 1, ppn)
+        self.events.count("pages_freed", 1, ppn)
 
     def page_decref(self, ppn: int) -> None:
         """Drop one reference; free the page when none is left."""
@@ -204,7 +204,7 @@ class Pmap:
         self.pages[ppn].pp_ref += 1
         if old & PTE_P:
             if old & PTE_COW and perm & PTE_W and old >> PGSHIFT != ppn:
-                self.events.bump("pages_copied", 1, va, ppn)  # a copy-on-write copy lands
+                self.events.count("pages_copied", 1, va, ppn)  # a copy-on-write copy lands
             self._drop(pgdir, pte_pa, old)
         self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
         return 0
@@ -248,13 +248,13 @@ class Pmap:
         ppn = pte >> PGSHIFT
         if self.pages[ppn].pp_ref == 1:
             self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm)
-            self.events.bump("cow_reuses", 1, va)
+            self.events.count("cow_reuses", 1, va)
             return 0
         new = self.page_alloc(zero=False)
         if new is None:
             return -E_NO_MEM
         self.mem.copy_page(new << PGSHIFT, ppn << PGSHIFT)
-        self.events.bump("kernel_page_copies", 1, va, new)
+        self.events.count("kernel_page_copies", 1, va, new)
         r = self.page_insert(pgdir, new, va, perm)  # counts pages_copied
         if r == 0:
             self.code_changed(pgdir, va)

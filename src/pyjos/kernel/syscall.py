@@ -321,10 +321,10 @@ def dispatch(k: Kernel, regs: list[int], batch: bool = False) -> int:
     (counted as calls all the same)."""
     entry = TABLE.get(regs[0])
     if entry is None:
-        k.events.bump("syscalls.unknown", 1, regs)
+        k.events.bump("syscalls.unknown")
         return -E_INVAL
-    k.events.bump(entry.counter, 1, regs)
-    if batch and not entry.batchable:
+    handler, nargs, counter, batchable = entry
+    k.events.bump(counter)
+    if batch and not batchable:
         return -E_INVAL
-    nargs = entry.nargs
-    return entry.handler(k, *regs[1:nargs + 1]) if nargs else entry.handler(k)
+    return handler(k, *regs[1:nargs + 1]) if nargs else handler(k)

@@ -41,7 +41,7 @@ def syscall_trap(k: Kernel, cpu: Cpu) -> None:
         regs = cpu.machine.read_syscall_args()
         ret = syscall.dispatch(k, regs)
         if k.events.watched:
-            k.events.emit("syscall_return", regs[0], ret)
+            k.events.emit("syscall_return", regs, ret)
         trap_return(k, cpu, ret)
     except Exception as exc:  # a Python exception in the kernel is a kernel bug
         k.panic(f"kernel bug in a system call: {type(exc).__name__}: {exc}", exc)
@@ -107,7 +107,7 @@ def _kernel_cow(k: Kernel, idx: int, fault_va: int, err: int) -> bool:
         return False
     if k.pmap.page_cow_break(pgdir, fault_va) < 0:
         return False  # out of memory: let the env's own handler decide
-    k.events.bump("cow_faults_in_kernel", 1, fault_va)
+    k.events.count("cow_faults_in_kernel", 1, fault_va)
     return True
 
 
@@ -116,7 +116,7 @@ def page_fault_handler(k: Kernel, cpu: Cpu, idx: int, err: int) -> None:
     e = k.envs[idx]
     machine = cpu.machine
     fault_va = machine.cr2()
-    k.events.bump("page_faults", 1, fault_va, err)
+    k.events.count("page_faults", 1, fault_va, err)
     if k.config.cow_faults == "kernel" and _kernel_cow(k, idx, fault_va, err):
         return
     upcall = e.env_pgfault_upcall
@@ -141,5 +141,5 @@ def page_fault_handler(k: Kernel, cpu: Cpu, idx: int, err: int) -> None:
     regs.reg_edi, regs.reg_esi, regs.reg_ebp, regs.reg_oesp = edi, esi, ebp, 0
     regs.reg_ebx, regs.reg_edx, regs.reg_ecx, regs.reg_eax = ebx, edx, ecx, eax
     copyout(k.pmap, k.envtab.pgdir(idx), utf_va, bytes(utf))
-    k.events.bump("upcalls", 1, fault_va, utf_va)
+    k.events.count("upcalls", 1, fault_va, utf_va)
     machine.write_frame((edi, esi, ebp, ebx, edx, ecx, eax, upcall, eflags, utf_va))
