@@ -8,11 +8,10 @@ import csv
 import json
 import math
 import re
-import subprocess
-import sys
 
 import pytest
 
+from conftest import pyjos_cli
 from pyjos.tools import costmodel
 from pyjos.abi import BATCH_MAX
 from pyjos.kernel import Kernel, KernelConfig
@@ -116,14 +115,9 @@ def test_unknown_model_is_an_error():
 
 
 # --- bench fork outputs -------------------------------------------------------------------
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pyjos", *args], capture_output=True, text=True,
-                          timeout=600)
-
-
 def test_bench_fork_json_csv_plot(tmp_path):
     csv_path, png_path = tmp_path / "f.csv", tmp_path / "f.png"
-    done = run_cli("bench", "fork", "--strategy", "cow,batch,kernel", "--pages", "0,16",
+    done = pyjos_cli("bench", "fork", "--strategy", "cow,batch,kernel", "--pages", "0,16",
                    "--forks", "2", "--repeat", "1", "--model", "i386,p4", "--json",
                    "--csv", str(csv_path), "--plot", str(png_path))
     assert done.returncode == 0, done.stderr
@@ -151,7 +145,7 @@ def test_bench_fork_json_csv_plot(tmp_path):
 
 
 def test_bench_fork_table_and_answers_on_stdout():
-    done = run_cli("bench", "fork", "--strategy", "cow,kernel", "--pages", "16", "--forks", "2",
+    done = pyjos_cli("bench", "fork", "--strategy", "cow,kernel", "--pages", "16", "--forks", "2",
                    "--repeat", "1", "--model", "i386")
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -162,13 +156,13 @@ def test_bench_fork_table_and_answers_on_stdout():
 
 
 def test_bench_fork_rejects_bad_arguments():
-    assert run_cli("bench", "fork", "--strategy", "spoon").returncode == 2
-    assert run_cli("bench", "fork", "--model", "z80").returncode == 2
-    assert run_cli("bench", "fork", "--pages", "1,x").returncode == 2
+    assert pyjos_cli("bench", "fork", "--strategy", "spoon").returncode == 2
+    assert pyjos_cli("bench", "fork", "--model", "z80").returncode == 2
+    assert pyjos_cli("bench", "fork", "--pages", "1,x").returncode == 2
 
 
 def test_suite_runs_and_parses():
-    done = run_cli("bench", "--json", "--repeat", "1")
+    done = pyjos_cli("bench", "--json", "--repeat", "1")
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)["results"]
     names = [r["name"] for r in rows]
