@@ -27,6 +27,12 @@ def test_readme_opens_with_the_two_commands():
     assert tests.strip() in ci.splitlines(), "the README's test command must be what .ci/run runs"
 
 
+def test_ci_runs_the_slow_tests_after_the_suite():
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    (tests,) = [i for i, line in enumerate(lines) if line == _blocks("sh")[1].strip()]
+    assert "python3 -m pytest -q -m slow" in lines[tests + 1:], "the default suite leaves them out"
+
+
 def test_readme_example_program_runs(tmp_path):
     (source,) = _blocks("c")
     prog = tmp_path / "myprog.c"
