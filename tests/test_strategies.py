@@ -94,27 +94,37 @@ def test_pingpong(run_program, grade, in_order, strategy):
     assert in_order(text, lines), text
 
 
+# primes fed up to a bound: (bound, the last prime's line, the next prime).  The
+# default suite feeds up to 311 (64 stages); 1877 (288 stages) is a slow test.
+PRIMES_BOUNDS = [
+    pytest.param(311, r"CPU 0: 311 \[00001040\] new env 00001041", 313, id="311"),
+    pytest.param(1877, r"CPU 0: 1877 \[00001120\] new env 00001121", 1879, id="1877",
+                 marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("bound, last, after", PRIMES_BOUNDS)
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_primes_1877(grade, strategy):
-    """primes fed up to 1877: one stage per prime, each made by fork().
+def test_primes_to_bound(grade, strategy, bound, last, after):
+    """primes fed up to bound: one stage per prime, each made by fork().
 
     The run ends idle with every stage (and the feeder) blocked in ipc_recv,
     so conftest's leak check does not apply: the kernel is booted here.
     """
     out: list[str] = []
     k = Kernel(KernelConfig(fork=strategy, **BIG_LIMIT), out=out.append)
-    k.create_env("primes", ["1877"])
+    k.create_env("primes", [str(bound)])
     result = k.run()
     text = "".join(out)
     assert result.reason == "idle", result
-    primes = primes_upto(1877)
+    primes = primes_upto(bound)
     required = [rf"CPU 0: {p} \[0000{0x1001 + i:04x}\] new env 0000{0x1002 + i:04x}"
                 for i, p in enumerate(primes)]
     assert required[0] == r"CPU 0: 2 \[00001001\] new env 00001002"
-    assert required[-1] == r"CPU 0: 1877 \[00001120\] new env 00001121"
+    assert required[-1] == last
     grade(text, required=[r"\[00001000\] new env 00001001", *required, IDLE],
-          forbidden=[*NO_PANIC, r".*CPU 0: 1879 .*"])
-    # the feeder, one stage per prime and the stage after 1877, all waiting;
+          forbidden=[*NO_PANIC, rf".*CPU 0: {after} .*"])
+    # the feeder, one stage per prime and the stage after the last, all waiting;
     # nothing else alive
     assert len(k.envtab.live()) == len(primes) + 2, len(k.envtab.live())
     assert k.stats.total.get("fork.calls") == len(primes) + 1
