@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from conftest import IDLE, LIMIT, NO_PANIC, guest_source
+from conftest import IDLE, LIMIT, NO_PANIC, check_no_leaks, guest_source
 from pyjos.kernel import Kernel, KernelConfig
 
 E_BAD_ENV, E_INVAL, E_NO_MEM, E_FAULT = -2, -3, -4, -6
@@ -353,6 +353,7 @@ def test_sys_fork_out_of_memory_is_atomic(grade):
     k.create_env(guest_source("kexhaust"))
     result = k.run()
     text = "".join(out)
+    check_no_leaks(k, result, text)
     assert result.reason == "idle", text[-2000:]
     m = re.search(r"^sys_fork failed after (\d+) children: out of memory$", text, re.M)
     assert m and int(m.group(1)) > 1, text[-2000:]

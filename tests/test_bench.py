@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from conftest import pyjos_cli
+from conftest import check_no_leaks, pyjos_cli
 from pyjos.tools import costmodel
 from pyjos.abi import BATCH_MAX
 from pyjos.kernel import Kernel, KernelConfig
@@ -20,9 +20,12 @@ from pyjos.kernel import Kernel, KernelConfig
 def fork_log(strategy: str, pages: int, forks: int = 3, **config) -> tuple[list, dict]:
     """(per-fork (traps, syscalls), global counters) of forkbench."""
     mem = (64 + pages * (forks + 2) * 4 // 1024) * 1024 * 1024
-    k = Kernel(KernelConfig(mem=max(mem, 128 << 20), **config), out=lambda s: None)
+    out: list[str] = []
+    k = Kernel(KernelConfig(mem=max(mem, 128 << 20), **config), out=out.append)
     k.create_env("forkbench", [str(pages), str(forks), strategy])
-    assert k.run().reason == "idle"
+    result = k.run()
+    assert result.reason == "idle"
+    check_no_leaks(k, result, "".join(out))
     return [(t, c) for t, c, _s in k.fork_log], k.stats.total
 
 
@@ -176,14 +179,12 @@ def test_suite_runs_and_parses():
 
 
 # --- kernel-resolved copy-on-write faults ------------------------------------------------
-def test_cow_faults_in_kernel_same_output_no_upcalls():
+def test_cow_faults_in_kernel_same_output_no_upcalls(run_programs):
     outs = {}
     for mode in ("user", "kernel"):
-        text: list[str] = []
-        k = Kernel(KernelConfig(cow_faults=mode), out=text.append)
-        k.create_env("forktree")
-        assert k.run().reason == "idle"
-        outs[mode] = ("".join(text), k.stats.total)
+        text, k, result = run_programs(["forktree"], cow_faults=mode)
+        assert result.reason == "idle"
+        outs[mode] = (text, k.stats.total)
     nodes = {m: sorted(re.findall(r"I am '([01]*)'", t)) for m, (t, _s) in outs.items()}
     assert nodes["user"] == nodes["kernel"] and len(nodes["kernel"]) == 15
     user, kern = outs["user"][1], outs["kernel"][1]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import guest_source, pyjos_cli as pyjos
+from conftest import check_no_leaks, guest_source, pyjos_cli as pyjos
 from pyjos import __version__
 from pyjos.tools import cli
 from pyjos.kernel import syscall
@@ -127,6 +127,7 @@ def test_malformed_elf_via_api():
     assert k.create_env("hello") == 0x1000  # nothing was allocated for the bad images
     result = k.run()
     assert result.reason == "idle"
+    check_no_leaks(k, result, "".join(out))
     assert "".join(out).splitlines() == HELLO_LINES
     assert k.pmap.nfree == k.baseline_free
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from pyjos.tools.cli import make_parser
-from pyjos.kernel import Kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -33,15 +32,13 @@ def test_ci_runs_the_slow_tests_after_the_suite():
     assert "python3 -m pytest -q -m slow" in lines[tests + 1:], "the default suite leaves them out"
 
 
-def test_readme_example_program_runs(tmp_path):
+def test_readme_example_program_runs(tmp_path, run_programs):
     (source,) = _blocks("c")
     prog = tmp_path / "myprog.c"
     prog.write_text(source)
-    out: list[str] = []
-    k = Kernel(out=out.append)
-    k.create_env(str(prog))
-    assert k.run().reason == "idle"
-    assert "i am 00001000, argv[0] = myprog\n" in "".join(out)
+    text, _k, result = run_programs([str(prog)])
+    assert result.reason == "idle"
+    assert "i am 00001000, argv[0] = myprog\n" in text
 
 
 def test_readme_run_options_exist(capsys):
