@@ -330,7 +330,7 @@ def test_segments_survive_fork(run_programs, grade):
 
 def test_segments_survive_fork_with_a_yield(run_programs, grade):
     """The same, but the parent yields (a frame save) before exiting: no stale cache."""
-    text, _k, result = run_programs([guest_source("forkesy")])
+    text, _k, result = run_programs([guest_source("forkes")], ["yield"])
     assert result.reason == "idle"
     grade(text, required=[r"parent es 0", r"child es 0"],
           forbidden=[r".*panic.*", r"TRAP frame.*"])

@@ -64,7 +64,7 @@ def test_frames_shared_except_stack_and_thisenv(run_programs):
 
 @pytest.mark.parametrize("mem, error", [(128, "out of environments"), (8, "out of memory")])
 def test_sfork_exhaustion_leaves_nothing_behind(run_programs, mem, error):
-    text, k, result = run_programs([guest_source("sexhaust")], mem=mem * 1024 * 1024)
+    text, k, result = run_programs([guest_source("exhaust")], ["sfork"], mem=mem * 1024 * 1024)
     assert result.reason == "idle", text[-2000:]
     assert re.search(rf"^sfork failed after \d+ children: {error}$", text, re.M), text[-2000:]
     # Out of memory, a started child may fail its own copy-on-write fault; its

@@ -2,10 +2,8 @@
  * batchcheck: sys_batch's contract, case by case: order, results, stopping, refused
  * calls, bad arrays; prints each batch's return value and result slots.
  */
-#include <inc/lib.h>
-#include <inc/batch.h>
+#include "batchtest.h"
 
-#define SENT	0x5a5a5a5a		/* a result slot the kernel did not store */
 #define PUW	(PTE_P | PTE_U | PTE_W)
 #define VA(i)	(0x10000000 + (i) * PGSIZE)
 #define RO_VA	0x20000000		/* a read-only page */
@@ -18,34 +16,14 @@
 
 struct BatchCall calls[16];
 
-static void
-set_in(struct BatchCall *c, uint32_t num, uint32_t a1, uint32_t a2, uint32_t a3,
-       uint32_t a4, uint32_t a5)
-{
-	c->bc_num = num;
-	c->bc_args[0] = a1;
-	c->bc_args[1] = a2;
-	c->bc_args[2] = a3;
-	c->bc_args[3] = a4;
-	c->bc_args[4] = a5;
-	c->bc_result = SENT;
-}
-
-#define set(i, ...)	set_in(&calls[i], __VA_ARGS__)
+#define set(i, ...)	batch_set(&calls[i], __VA_ARGS__)
 
 /* "name: ret R results r0 r1 ..." with - for an untouched slot. */
 static void
 report_in(const char *name, int r, struct BatchCall *c, int n)
 {
-	int i;
-
 	cprintf("%s: ret %d results", name, r);
-	for (i = 0; i < n; i++) {
-		if (c[i].bc_result == SENT)
-			cprintf(" -");
-		else
-			cprintf(" %d", c[i].bc_result);
-	}
+	batch_results(c, n);
 	cprintf("\n");
 }
 
@@ -173,7 +151,7 @@ umain(int argc, char **argv)
 	/* descriptors on a read-only page: -E_FAULT, nothing runs */
 	must(sys_page_alloc(0, (void *) ROARR, PUW), "alloc ROARR");
 	c = (struct BatchCall *) ROARR;
-	set_in(&c[0], SYS_page_alloc, 0, VA(14), PUW, 0, 0);
+	batch_set(&c[0], SYS_page_alloc, 0, VA(14), PUW, 0, 0);
 	must(sys_page_map(0, (void *) ROARR, 0, (void *) ROARR, PTE_P | PTE_U), "map ROARR");
 	r = sys_batch(c, 1, 0);
 	report_in("rodesc", r, c, 1);
@@ -182,7 +160,7 @@ umain(int argc, char **argv)
 	/* an array running off the end of mapped memory: -E_FAULT, nothing runs */
 	must(sys_page_alloc(0, (void *) EDGE, PUW), "alloc EDGE");
 	c = (struct BatchCall *) (EDGE + PGSIZE - sizeof(struct BatchCall));
-	set_in(&c[0], SYS_page_alloc, 0, VA(15), PUW, 0, 0);
+	batch_set(&c[0], SYS_page_alloc, 0, VA(15), PUW, 0, 0);
 	r = sys_batch(c, 2, 0);
 	report_in("edge", r, c, 1);
 	cprintf("edge: mapped %d\n", mapped(VA(15)));
@@ -193,18 +171,18 @@ umain(int argc, char **argv)
 	/* a call that write-protects or unmaps the array: -E_FAULT, all ran */
 	must(sys_page_alloc(0, (void *) SELF, PUW), "alloc SELF");
 	c = (struct BatchCall *) SELF;
-	set_in(&c[0], SYS_page_alloc, 0, VA(16), PUW, 0, 0);
-	set_in(&c[1], SYS_page_map, 0, SELF, 0, SELF, PTE_P | PTE_U);
-	set_in(&c[2], SYS_page_alloc, 0, VA(17), PUW, 0, 0);
+	batch_set(&c[0], SYS_page_alloc, 0, VA(16), PUW, 0, 0);
+	batch_set(&c[1], SYS_page_map, 0, SELF, 0, SELF, PTE_P | PTE_U);
+	batch_set(&c[2], SYS_page_alloc, 0, VA(17), PUW, 0, 0);
 	r = sys_batch(c, 3, 0);
 	report_in("selfprotect", r, c, 3);
 	cprintf("selfprotect: mapped %d %d w %d\n", mapped(VA(16)), mapped(VA(17)),
 		!!(uvpt[PGNUM(SELF)] & PTE_W));
 	must(sys_page_alloc(0, (void *) SELF2, PUW), "alloc SELF2");
 	c = (struct BatchCall *) SELF2;
-	set_in(&c[0], SYS_page_alloc, 0, VA(18), PUW, 0, 0);
-	set_in(&c[1], SYS_page_unmap, 0, SELF2, 0, 0, 0);
-	set_in(&c[2], SYS_page_alloc, 0, VA(19), PUW, 0, 0);
+	batch_set(&c[0], SYS_page_alloc, 0, VA(18), PUW, 0, 0);
+	batch_set(&c[1], SYS_page_unmap, 0, SELF2, 0, 0, 0);
+	batch_set(&c[2], SYS_page_alloc, 0, VA(19), PUW, 0, 0);
 	r = sys_batch(c, 3, 0);
 	cprintf("selfunmap: ret %d mapped %d %d array %d\n", r, mapped(VA(18)), mapped(VA(19)),
 		mapped(SELF2));
@@ -214,7 +192,7 @@ umain(int argc, char **argv)
 		must(sys_page_alloc(0, (void *) (BIG + i * PGSIZE), PUW), "alloc BIG");
 	c = (struct BatchCall *) BIG;
 	for (i = 0; i < BATCH_MAX; i++)
-		set_in(&c[i], SYS_getenvid, 0, 0, 0, 0, 0);
+		batch_set(&c[i], SYS_getenvid, 0, 0, 0, 0, 0);
 	r = sys_batch(c, BATCH_MAX, 0);
 	for (ok = 0, i = 0; i < BATCH_MAX; i++)
 		ok += c[i].bc_result == me;

@@ -2,10 +2,8 @@
  * bcow: a batch whose descriptors sit on a copy-on-write page shared with a
  * child: the parent's results land in its own copy.
  */
-#include <inc/lib.h>
-#include <inc/batch.h>
+#include "batchtest.h"
 
-#define SENT	0x5a5a5a5a
 #define PUW	(PTE_P | PTE_U | PTE_W)
 #define NEWPAGE	0x10000000	/* allocated by the batch */
 #define CHILDVIEW 0x10001000	/* where the parent maps the child's page */
@@ -19,30 +17,15 @@ union {
 static void
 show(const char *who, struct BatchCall *c, int n)
 {
-	int i;
-
 	cprintf("%s:", who);
-	for (i = 0; i < n; i++) {
-		if (c[i].bc_result == SENT)
-			cprintf(" -");
-		else
-			cprintf(" %d", c[i].bc_result);
-	}
+	batch_results(c, n);
 	cprintf("\n");
 }
 
 static void
 set(int i, uint32_t num, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t a4, uint32_t a5)
 {
-	struct BatchCall *c = &bpage.c[i];
-
-	c->bc_num = num;
-	c->bc_args[0] = a1;
-	c->bc_args[1] = a2;
-	c->bc_args[2] = a3;
-	c->bc_args[3] = a4;
-	c->bc_args[4] = a5;
-	c->bc_result = SENT;
+	batch_set(&bpage.c[i], num, a1, a2, a3, a4, a5);
 }
 
 void

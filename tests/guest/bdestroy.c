@@ -2,10 +2,8 @@
  * bdestroy: a batch whose sys_env_destroy kills its caller (argv[1] "self") or is done
  * by a child: the calls after it never run.
  */
-#include <inc/lib.h>
-#include <inc/batch.h>
+#include "batchtest.h"
 
-#define SENT	0x5a5a5a5a
 #define SHARED	0x10000000	/* descriptors, shared with the parent */
 
 static const char msg[] = "SHOULD NOT PRINT (call after destroy)\n";
@@ -16,7 +14,7 @@ umain(int argc, char **argv)
 	struct BatchCall *c = (struct BatchCall *) SHARED;
 	int self = argc > 1 && strcmp(argv[1], "self") == 0;
 	envid_t id;
-	int r, i;
+	int r;
 
 	if ((r = sys_page_alloc(0, c, PTE_P | PTE_U | PTE_W | PTE_SHARE)) < 0)
 		panic("sys_page_alloc: %e", r);
@@ -38,11 +36,6 @@ umain(int argc, char **argv)
 	while (envs[ENVX(id)].env_id == id && envs[ENVX(id)].env_status != ENV_FREE)
 		sys_yield();
 	cprintf("child %d results", id);
-	for (i = 0; i < 4; i++) {
-		if (c[i].bc_result == SENT)
-			cprintf(" -");
-		else
-			cprintf(" %d", c[i].bc_result);
-	}
+	batch_results(c, 4);
 	cprintf("\n");
 }

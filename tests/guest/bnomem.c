@@ -2,10 +2,8 @@
  * bnomem: memory exhausted before a batch returns: the copy-on-write results
  * page cannot be copied (-E_NO_MEM) after the calls ran.
  */
-#include <inc/lib.h>
-#include <inc/batch.h>
+#include "batchtest.h"
 
-#define SENT	0x5a5a5a5a
 #define PUW	(PTE_P | PTE_U | PTE_W)
 #define DESC	0x10000000	/* the descriptors, copy-on-write */
 #define ALIAS	0x10001000	/* a second copy-on-write mapping of DESC */

@@ -2,10 +2,8 @@
  * bsched: sys_yield and sys_env_set_status inside a batch take effect when the
  * batch returns, after the rest of it ran.
  */
-#include <inc/lib.h>
-#include <inc/batch.h>
+#include "batchtest.h"
 
-#define SENT	0x5a5a5a5a
 
 static const char rest_y[] = "parent: rest of the batch ran\n";
 static const char rest_s[] = "child: rest of the batch ran\n";

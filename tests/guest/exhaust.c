@@ -1,5 +1,6 @@
 /*
- * exhaust: fork until it fails, then destroys every child.
+ * exhaust: fork (or, with argv[1] "sfork", sfork) until it fails, then destroy
+ * every child.
  */
 #include <inc/lib.h>
 
@@ -8,11 +9,12 @@ envid_t kids[NENV];  /* written by the parent only */
 void
 umain(int argc, char **argv)
 {
+	const char *how = argc > 1 && !strcmp(argv[1], "sfork") ? "sfork" : "fork";
 	int n = 0, i;
 	envid_t id;
 
 	for (;;) {
-		id = fork();
+		id = how[0] == 's' ? sfork() : fork();
 		if (id == 0) {
 			ipc_recv(0, 0, 0);  /* wait to be destroyed */
 			panic("child woke up");
@@ -21,7 +23,7 @@ umain(int argc, char **argv)
 			break;
 		kids[n++] = id;
 	}
-	cprintf("fork failed after %d children: %e\n", n, id);
+	cprintf("%s failed after %d children: %e\n", how, n, id);
 	for (i = 0; i < n; i++)
 		sys_env_destroy(kids[i]);
 	cprintf("exhaustion: parent done\n");
