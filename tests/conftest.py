@@ -1,13 +1,15 @@
 """Shared helpers for the grade-style tests: run guest programs, match console lines.
 
 ``run_program(name, args=(), **config)`` boots a kernel, runs one program and
-returns ``(text, kernel, result)``.  Runs are memoized for the session by
+returns ``(text, kernel, result)``.  Runs are memoized per test process by
 (name, args, config), so each scenario boots once however many tests look at
-it.  ``run_programs([...])`` is the unmemoized form (several programs in one
-kernel, or programs written into ``tmp_path``).
+it (with pytest-xdist each worker has its own memo; ``--dist loadfile`` keeps a
+file's tests, and their shared scenarios, on one worker).  ``run_programs([...])``
+is the unmemoized form (several programs in one kernel, or a .c file's path).
 
 Every run is checked for leaks: when it ends "idle", every page is back on the
-free list and no env is live (the xv6 usertests discipline).
+free list and no env is live (the xv6 usertests discipline).  A test that boots
+a Kernel itself calls ``check_no_leaks`` after its run.
 
 ``guest_source("name")`` is the path of tests/guest/name.c, a guest program of
 the tests' own (Kernel.create_env and the CLI take a path to a .c file).  The
