@@ -1,13 +1,20 @@
 """Shared helpers for the grade-style tests: run guest programs, match console lines.
 
 ``run_program(name, args=(), **config)`` boots a kernel, runs one program and
-returns ``(text, kernel, result)``.  Runs are memoized for the session by
+returns ``(text, kernel, result)``.  Runs are memoized per test process by
 (name, args, config), so each scenario boots once however many tests look at
-it.  ``run_programs([...])`` is the unmemoized form (several programs in one
-kernel, or programs written into ``tmp_path``).
+it (with pytest-xdist each worker has its own memo; ``--dist loadfile`` keeps a
+file's tests, and their shared scenarios, on one worker).  ``run_programs([...])``
+is the unmemoized form (several programs in one kernel, or a .c file's path).
 
 Every run is checked for leaks: when it ends "idle", every page is back on the
-free list and no env is live (the xv6 usertests discipline).
+free list and no env is live (the xv6 usertests discipline).  A test that boots
+a Kernel itself calls ``check_no_leaks`` after its run.
+
+``guest_source("name")`` is the path of tests/guest/name.c, a guest program of
+the tests' own (Kernel.create_env and the CLI take a path to a .c file).  The
+patterns and bounds several test files share (NO_PANIC, IDLE, exits(), LIMIT,
+...) are plain names here: ``from conftest import ...``.
 
 ``grade(text, required=[...], forbidden=[...])`` is JOS's grader: each pattern
 is a regular expression matched against whole console lines (``.`` is any
@@ -18,13 +25,66 @@ some line and no forbidden pattern may match any line.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 import pytest
 
 from pyjos.kernel import Kernel, KernelConfig, RunResult
 
 RunOutput = tuple[str, Kernel, RunResult]
+
+GUEST_DIR = Path(__file__).parent / "guest"
+
+# Console patterns: no panic of either kind; the kernel's idle message.
+NO_PANIC = [r".*user panic.*", r"kernel panic.*"]
+IDLE = r"No runnable environments in the system!"
+# Bounds on a run, so that a broken kernel or library fails a test with reason
+# "max-insns" instead of hanging: LIMIT is far above what the small programs
+# need (under 100 time slices of 10,000), BIG_LIMIT about five times what
+# primes and the exhaustion runs need (up to 3,500 slices).
+LIMIT = {"max_insns": 20_000_000}
+BIG_LIMIT = {"max_insns": 200_000_000}
+
+# The nodes forktree prints ("I am '<node>'"), and spin's lines in their order.
+FORKTREE_NODES = ["", "0", "1", "00", "01", "10", "11",
+                  "000", "001", "010", "011", "100", "101", "110", "111"]
+SPIN_LINES = [
+    r"I am the parent\.  Forking the child\.\.\.",
+    r"\[00001000\] new env 00001001",
+    r"I am the parent\.  Running the child\.\.\.",
+    r"I am the child\.  Spinning\.\.\.",
+    r"I am the parent\.  Killing the child\.\.\.",
+    r"\[00001000\] destroying 00001001",
+    r"\[00001000\] free env 00001001",
+    r"\[00001000\] exiting gracefully",
+    r"\[00001000\] free env 00001000",
+]
+
+
+def guest_source(name: str) -> str:
+    """The path of tests/guest/<name>.c (asserting that it exists)."""
+    path = GUEST_DIR / f"{name}.c"
+    assert path.is_file(), f"no guest program {path}"
+    return str(path)
+
+
+def exits(*ids: str) -> list[str]:
+    """Patterns: each env exits gracefully and is freed by itself."""
+    return [p for i in ids for p in (rf"\[{i}\] exiting gracefully", rf"\[{i}\] free env {i}")]
+
+
+def primes_upto(n: int) -> list[int]:
+    """The primes up to and including n."""
+    return [p for p in range(2, n + 1) if all(p % d for d in range(2, int(p ** 0.5) + 1))]
+
+
+def pyjos_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `python -m pyjos ARGS` and capture its output (stdin is not a terminal)."""
+    return subprocess.run([sys.executable, "-m", "pyjos", *args], capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def check_no_leaks(kernel: Kernel, result: RunResult, text: str) -> None:

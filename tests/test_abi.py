@@ -10,10 +10,10 @@ with the Python one, so neither side can drift.
 from __future__ import annotations
 
 import ctypes
-from pathlib import Path
 
 import pytest
 
+from conftest import guest_source
 from pyjos import abi
 
 STRUCTS = {
@@ -163,16 +163,8 @@ def test_runtime_view(abi_run):
     assert values["runtime text_pte"] & (abi.PTE_P | abi.PTE_U) == abi.PTE_P | abi.PTE_U
 
 
-def test_argv0_is_program_name(tmp_path: Path, run_programs):
-    src = tmp_path / "argvzero.c"
-    src.write_text('#include <inc/lib.h>\n'
-                   'void umain(int argc, char **argv) {\n'
-                   '\tint i;\n'
-                   '\tcprintf("argc %d\\n", argc);\n'
-                   '\tfor (i = 0; i < argc; i++) cprintf("argv[%d] = %s\\n", i, argv[i]);\n'
-                   '\tcprintf("binaryname %s\\n", binaryname);\n'
-                   '}\n')
-    text, _k, result = run_programs([str(src)], ["x", "hello world", ""])
+def test_argv0_is_program_name(run_programs):
+    text, _k, result = run_programs([guest_source("argvzero")], ["x", "hello world", ""])
     assert result.reason == "idle"
     assert "argc 4\nargv[0] = argvzero\nargv[1] = x\nargv[2] = hello world\nargv[3] = \n" in text, text
     assert "binaryname argvzero" in text, text

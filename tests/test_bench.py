@@ -8,11 +8,10 @@ import csv
 import json
 import math
 import re
-import subprocess
-import sys
 
 import pytest
 
+from conftest import check_no_leaks, pyjos_cli
 from pyjos.tools import costmodel
 from pyjos.abi import BATCH_MAX
 from pyjos.kernel import Kernel, KernelConfig
@@ -21,9 +20,12 @@ from pyjos.kernel import Kernel, KernelConfig
 def fork_log(strategy: str, pages: int, forks: int = 3, **config) -> tuple[list, dict]:
     """(per-fork (traps, syscalls), global counters) of forkbench."""
     mem = (64 + pages * (forks + 2) * 4 // 1024) * 1024 * 1024
-    k = Kernel(KernelConfig(mem=max(mem, 128 << 20), **config), out=lambda s: None)
+    out: list[str] = []
+    k = Kernel(KernelConfig(mem=max(mem, 128 << 20), **config), out=out.append)
     k.create_env("forkbench", [str(pages), str(forks), strategy])
-    assert k.run().reason == "idle"
+    result = k.run()
+    assert result.reason == "idle"
+    check_no_leaks(k, result, "".join(out))
     return [(t, c) for t, c, _s in k.fork_log], k.stats.total
 
 
@@ -71,9 +73,10 @@ def test_batch_fork_traps_constant_until_a_batch_fills():
 
 
 def test_counts_are_deterministic():
-    a = fork_log("cow", 64)
-    b = fork_log("cow", 64)
-    assert a == b
+    log, total = fork_log("cow", 64)
+    assert len(log) == 3 and all(traps > 0 for traps, _calls in log), log  # forkbench's 3 forks
+    assert total["fork.calls"] == 3, total
+    assert fork_log("cow", 64) == (log, total)
 
 
 # --- the cost model ---------------------------------------------------------------------
@@ -116,14 +119,9 @@ def test_unknown_model_is_an_error():
 
 
 # --- bench fork outputs -------------------------------------------------------------------
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pyjos", *args], capture_output=True, text=True,
-                          timeout=600)
-
-
 def test_bench_fork_json_csv_plot(tmp_path):
     csv_path, png_path = tmp_path / "f.csv", tmp_path / "f.png"
-    done = run_cli("bench", "fork", "--strategy", "cow,batch,kernel", "--pages", "0,16",
+    done = pyjos_cli("bench", "fork", "--strategy", "cow,batch,kernel", "--pages", "0,16",
                    "--forks", "2", "--repeat", "1", "--model", "i386,p4", "--json",
                    "--csv", str(csv_path), "--plot", str(png_path))
     assert done.returncode == 0, done.stderr
@@ -151,7 +149,7 @@ def test_bench_fork_json_csv_plot(tmp_path):
 
 
 def test_bench_fork_table_and_answers_on_stdout():
-    done = run_cli("bench", "fork", "--strategy", "cow,kernel", "--pages", "16", "--forks", "2",
+    done = pyjos_cli("bench", "fork", "--strategy", "cow,kernel", "--pages", "16", "--forks", "2",
                    "--repeat", "1", "--model", "i386")
     assert done.returncode == 0, done.stderr
     out = done.stdout
@@ -162,13 +160,13 @@ def test_bench_fork_table_and_answers_on_stdout():
 
 
 def test_bench_fork_rejects_bad_arguments():
-    assert run_cli("bench", "fork", "--strategy", "spoon").returncode == 2
-    assert run_cli("bench", "fork", "--model", "z80").returncode == 2
-    assert run_cli("bench", "fork", "--pages", "1,x").returncode == 2
+    assert pyjos_cli("bench", "fork", "--strategy", "spoon").returncode == 2
+    assert pyjos_cli("bench", "fork", "--model", "z80").returncode == 2
+    assert pyjos_cli("bench", "fork", "--pages", "1,x").returncode == 2
 
 
 def test_suite_runs_and_parses():
-    done = run_cli("bench", "--json", "--repeat", "1")
+    done = pyjos_cli("bench", "--json", "--repeat", "1")
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)["results"]
     names = [r["name"] for r in rows]
@@ -181,14 +179,12 @@ def test_suite_runs_and_parses():
 
 
 # --- kernel-resolved copy-on-write faults ------------------------------------------------
-def test_cow_faults_in_kernel_same_output_no_upcalls():
+def test_cow_faults_in_kernel_same_output_no_upcalls(run_programs):
     outs = {}
     for mode in ("user", "kernel"):
-        text: list[str] = []
-        k = Kernel(KernelConfig(cow_faults=mode), out=text.append)
-        k.create_env("forktree")
-        assert k.run().reason == "idle"
-        outs[mode] = ("".join(text), k.stats.total)
+        text, k, result = run_programs(["forktree"], cow_faults=mode)
+        assert result.reason == "idle"
+        outs[mode] = (text, k.stats.total)
     nodes = {m: sorted(re.findall(r"I am '([01]*)'", t)) for m, (t, _s) in outs.items()}
     assert nodes["user"] == nodes["kernel"] and len(nodes["kernel"]) == 15
     user, kern = outs["user"][1], outs["kernel"][1]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import check_no_leaks, guest_source, pyjos_cli as pyjos
 from pyjos import __version__
 from pyjos.tools import cli
 from pyjos.kernel import syscall
@@ -24,38 +25,6 @@ HELLO_LINES = [
     "[00001000] free env 00001000",
     "No runnable environments in the system!",
 ]
-
-FOREVER = """\
-#include <inc/lib.h>
-
-void
-umain(int argc, char **argv)
-{
-	cprintf("looping for ever\\n");
-	for (;;)
-		;
-}
-"""
-
-ARGS = """\
-#include <inc/lib.h>
-
-void
-umain(int argc, char **argv)
-{
-	int i;
-
-	cprintf("argc=%d\\n", argc);
-	for (i = 0; i < argc; i++)
-		cprintf("argv[%d]=%s\\n", i, argv[i]);
-}
-"""
-
-
-def pyjos(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run `python -m pyjos ARGS` and capture its output (stdin is not a terminal)."""
-    return subprocess.run([sys.executable, "-m", "pyjos", *args], capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str]) -> None:
@@ -120,10 +89,8 @@ def test_not_a_c_file(tmp_path: Path):
     assert_one_line_error(proc)
 
 
-def test_compile_error(tmp_path: Path):
-    path = tmp_path / "broken.c"
-    path.write_text('#include <inc/lib.h>\nvoid umain(int argc, char **argv) { this is not C; }\n')
-    proc = pyjos("run", "-q", str(path))
+def test_compile_error():
+    proc = pyjos("run", "-q", guest_source("broken"))
     assert proc.returncode == 1
     assert_one_line_error(proc)
     assert "broken" in proc.stderr.splitlines()[0]
@@ -131,28 +98,21 @@ def test_compile_error(tmp_path: Path):
     assert "broken.c:2" in proc.stderr
 
 
-def test_link_error(tmp_path: Path):
-    path = tmp_path / "nolink.c"
-    path.write_text('#include <inc/lib.h>\nvoid no_such_function(void);\n'
-                    'void umain(int argc, char **argv) { no_such_function(); }\n')
-    proc = pyjos("run", "-q", str(path))
+def test_link_error():
+    proc = pyjos("run", "-q", guest_source("nolink"))
     assert proc.returncode == 1
     assert_one_line_error(proc)
     assert "no_such_function" in proc.stderr
 
 
-def test_user_program_with_args(tmp_path: Path):
-    path = tmp_path / "prog.c"
-    path.write_text(ARGS)
-    proc = pyjos("run", "-q", str(path), "--", "a", "b")
+def test_user_program_with_args():
+    proc = pyjos("run", "-q", guest_source("prog"), "--", "a", "b")
     assert proc.returncode == 0, proc.stderr
     assert "argc=3\nargv[0]=prog\nargv[1]=a\nargv[2]=b\n" in proc.stdout, proc.stdout
 
 
-def test_args_after_double_dash_are_not_flags(tmp_path: Path):
-    path = tmp_path / "prog.c"
-    path.write_text(ARGS)
-    proc = pyjos("run", "-q", str(path), "--", "--quantum", "0")
+def test_args_after_double_dash_are_not_flags():
+    proc = pyjos("run", "-q", guest_source("prog"), "--", "--quantum", "0")
     assert proc.returncode == 0, proc.stderr
     assert "argv[1]=--quantum\nargv[2]=0\n" in proc.stdout
 
@@ -167,29 +127,23 @@ def test_malformed_elf_via_api():
     assert k.create_env("hello") == 0x1000  # nothing was allocated for the bad images
     result = k.run()
     assert result.reason == "idle"
+    check_no_leaks(k, result, "".join(out))
     assert "".join(out).splitlines() == HELLO_LINES
     assert k.pmap.nfree == k.baseline_free
 
 
-def test_max_insns(tmp_path: Path):
-    path = tmp_path / "forever.c"
-    path.write_text(FOREVER)
-    proc = pyjos("run", "-q", "--max-insns", "100000", str(path))
+def test_max_insns():
+    proc = pyjos("run", "-q", "--max-insns", "100000", guest_source("forever"))
     assert proc.returncode == 4, proc.stderr
     assert_one_line_error(proc)
     assert "looping for ever" in proc.stdout
     assert "No runnable environments" not in proc.stdout
 
 
-def test_max_insns_spinning_child(tmp_path: Path):
+def test_max_insns_spinning_child():
     """spin's scenario without the kill: a forked child that never yields."""
-    path = tmp_path / "spinforever.c"
-    path.write_text('#include <inc/lib.h>\n'
-                    'void umain(int argc, char **argv) {\n'
-                    '\tif (fork() == 0) { cprintf("child spinning\\n"); for (;;) ; }\n'
-                    '\tcprintf("parent done\\n");\n'
-                    '}\n')
-    proc = pyjos("run", "-q", "--max-insns", "100000", "--quantum", "10000", str(path))
+    proc = pyjos("run", "-q", "--max-insns", "100000", "--quantum", "10000",
+                 guest_source("spinforever"))
     assert proc.returncode == 4, proc.stderr
     assert "parent done" in proc.stdout
     assert "[00001000] free env 00001000" in proc.stdout
@@ -259,21 +213,16 @@ def test_kernel_panic_exit_code(monkeypatch, capsys):
     assert len(captured.err.splitlines()) == 1
 
 
-SYSCALLS_FOREVER = "#include <inc/lib.h>\nvoid umain(int argc, char **argv) { for (;;) sys_getenvid(); }\n"
-
-
-def test_sigint_stops_a_run_cleanly(tmp_path):
+def test_sigint_stops_a_run_cleanly():
     """Ctrl-C must stop pyjos even while the CPU runs inside Unicorn's callbacks
     (where ctypes would swallow a KeyboardInterrupt)."""
     import signal
     import time
 
-    prog = tmp_path / "forever.c"
-    prog.write_text(SYSCALLS_FOREVER)
-    build = subprocess.run([sys.executable, "-m", "pyjos", "run", "-q", "--max-insns", "1000",
-                            str(prog)], capture_output=True, text=True)  # build it first
+    prog = guest_source("getenvidloop")
+    build = pyjos("run", "-q", "--max-insns", "1000", prog)  # build it first
     assert build.returncode == 4, build.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "pyjos", "run", "-q", "--stats", str(prog)],
+    proc = subprocess.Popen([sys.executable, "-m", "pyjos", "run", "-q", "--stats", prog],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(2)
     proc.send_signal(signal.SIGINT)

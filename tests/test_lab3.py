@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import IDLE
+
 NEW_ENV = r"\[00000000\] new env 00001000"
 FREE_ENV = r"\[00001000\] free env 00001000"
-IDLE = r"No runnable environments in the system!"
 
 
 def test_hello(run_program, grade):

@@ -10,13 +10,7 @@ import re
 
 import pytest
 
-NO_PANIC = [r".*user panic.*", r"kernel panic.*"]
-IDLE = r"No runnable environments in the system!"
-
-
-def exits(*ids: str) -> list[str]:
-    """Patterns: each env exits gracefully and is freed by itself."""
-    return [p for i in ids for p in (rf"\[{i}\] exiting gracefully", rf"\[{i}\] free env {i}")]
+from conftest import FORKTREE_NODES, IDLE, NO_PANIC, SPIN_LINES, exits, primes_upto
 
 
 # --- part A/B: page-fault upcalls -------------------------------------------------------
@@ -91,10 +85,6 @@ def test_dumbfork(run_program, grade):
         r"19: I am the child.",
         *exits("00001000", "00001001"),
     ], forbidden=[r"1\d: I am the parent.", *NO_PANIC])
-
-
-FORKTREE_NODES = ["", "0", "1", "00", "01", "10", "11",
-                  "000", "001", "010", "011", "100", "101", "110", "111"]
 
 
 def test_forktree(run_program, grade):
@@ -203,19 +193,6 @@ def test_yield_three_envs_interleave(run_programs, in_order):
     assert in_order(text, order), text  # round robin: one line each per turn
 
 
-SPIN_LINES = [
-    r"I am the parent\.  Forking the child\.\.\.",
-    r"\[00001000\] new env 00001001",
-    r"I am the parent\.  Running the child\.\.\.",
-    r"I am the child\.  Spinning\.\.\.",
-    r"I am the parent\.  Killing the child\.\.\.",
-    r"\[00001000\] destroying 00001001",
-    r"\[00001000\] free env 00001001",
-    r"\[00001000\] exiting gracefully",
-    r"\[00001000\] free env 00001000",
-]
-
-
 def test_spin(run_program, grade, in_order):
     text, k, result = run_program("spin")
     assert result.reason == "idle"
@@ -301,7 +278,7 @@ def test_sendpage(run_program, grade, in_order):
 def test_primes(run_program, grade):
     text, k, result = run_program("primes")
     assert result.reason == "idle", result  # a user panic ends one env, not the kernel
-    primes = [p for p in range(2, 1878) if all(p % d for d in range(2, int(p ** 0.5) + 1))]
+    primes = primes_upto(1877)
     required = [rf"CPU 0: {p} \[0000{0x1001 + i:04x}\] new env 0000{0x1002 + i:04x}"
                 for i, p in enumerate(primes)]
     assert required[-1] == r"CPU 0: 1877 \[00001120\] new env 00001121"

@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pyjos.tools.cli import make_parser
-from pyjos.kernel import Kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -25,20 +26,25 @@ def test_readme_opens_with_the_two_commands():
     assert tests.strip() in ci.splitlines(), "the README's test command must be what .ci/run runs"
 
 
-def test_readme_example_program_runs(tmp_path):
+def test_ci_runs_the_slow_tests_after_the_suite():
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    (tests,) = [i for i, line in enumerate(lines) if line == _blocks("sh")[1].strip()]
+    assert "python3 -m pytest -q -m slow" in lines[tests + 1:], "the default suite leaves them out"
+
+
+def test_readme_example_program_runs(tmp_path, run_programs):
     (source,) = _blocks("c")
     prog = tmp_path / "myprog.c"
     prog.write_text(source)
-    out: list[str] = []
-    k = Kernel(out=out.append)
-    k.create_env(str(prog))
-    assert k.run().reason == "idle"
-    assert "i am 00001000, argv[0] = myprog\n" in "".join(out)
+    text, _k, result = run_programs([str(prog)])
+    assert result.reason == "idle"
+    assert "i am 00001000, argv[0] = myprog\n" in text
 
 
-def test_readme_run_options_exist():
-    run = make_parser()._subparsers._group_actions[0].choices["run"]
-    flags = {s for a in run._actions for s in a.option_strings}
+def test_readme_run_options_exist(capsys):
+    with pytest.raises(SystemExit):
+        make_parser().parse_args(["run", "--help"])  # prints run's usage and options
+    flags = set(re.findall(r"--[a-z-]+", capsys.readouterr().out))
     for flag in re.findall(r"`(--[a-z-]+)", README.split("## Benchmarks")[0]):
         assert flag in flags, f"README documents {flag}, which `pyjos run` lacks"
 

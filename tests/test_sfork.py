@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-NO_PANIC = [r".*user panic.*", r"kernel panic.*"]
+from conftest import NO_PANIC, guest_source
 
 PINGPONGS = [
     "i am 00001000; thisenv is 0xeec00000",
@@ -49,35 +49,8 @@ def test_sforkcheck(run_program, grade):
           + ["sforkcheck: done"], forbidden=NO_PANIC)
 
 
-FRAMES = r"""
-#include <inc/lib.h>
-
-int shared_data = 1;
-const char rodata[4096] __attribute__((aligned(4096))) = "read-only";
-
-static unsigned frame(const volatile void *va) { return PTE_ADDR(uvpt[PGNUM(va)]); }
-
-void
-umain(int argc, char **argv)
-{
-	volatile int local = 0;
-	envid_t id = sfork();
-
-	local = 5;  /* a stack write: a private copy for whoever writes first */
-	cprintf("%s data %08x stack %08x thisenv %08x rodata %08x rodata-w %d\n",
-		id ? "parent" : "child", frame(&shared_data), frame(&local), frame(&thisenv),
-		frame(rodata), !!(uvpt[PGNUM(rodata)] & PTE_W));
-	if (id)
-		while (envs[ENVX(id)].env_id == id && envs[ENVX(id)].env_status != ENV_FREE)
-			sys_yield();
-}
-"""
-
-
-def test_frames_shared_except_stack_and_thisenv(tmp_path, run_programs):
-    src = tmp_path / "sframes.c"
-    src.write_text(FRAMES)
-    text, _k, result = run_programs([str(src)])
+def test_frames_shared_except_stack_and_thisenv(run_programs):
+    text, _k, result = run_programs([guest_source("sframes")])
     assert result.reason == "idle"
     rows = dict(re.findall(r"^(parent|child) (.*)$", text, re.M))
     parent = dict(zip(rows["parent"].split()[::2], rows["parent"].split()[1::2], strict=True))
@@ -89,39 +62,9 @@ def test_frames_shared_except_stack_and_thisenv(tmp_path, run_programs):
     assert parent["thisenv"] != child["thisenv"], text    # private .thisenv page
 
 
-EXHAUST = r"""
-#include <inc/lib.h>
-
-envid_t kids[NENV];  /* written by the parent only */
-
-void
-umain(int argc, char **argv)
-{
-	int n = 0, i;
-	envid_t id;
-
-	for (;;) {
-		id = sfork();
-		if (id == 0) {
-			ipc_recv(0, 0, 0);  /* wait to be destroyed */
-			panic("child woke up");
-		}
-		if (id < 0)
-			break;
-		kids[n++] = id;
-	}
-	cprintf("sfork failed after %d children: %e\n", n, id);
-	for (i = 0; i < n; i++)
-		sys_env_destroy(kids[i]);
-}
-"""
-
-
 @pytest.mark.parametrize("mem, error", [(128, "out of environments"), (8, "out of memory")])
-def test_sfork_exhaustion_leaves_nothing_behind(tmp_path, run_programs, mem, error):
-    src = tmp_path / "sexhaust.c"
-    src.write_text(EXHAUST)
-    text, k, result = run_programs([str(src)], mem=mem * 1024 * 1024)
+def test_sfork_exhaustion_leaves_nothing_behind(run_programs, mem, error):
+    text, k, result = run_programs([guest_source("exhaust")], ["sfork"], mem=mem * 1024 * 1024)
     assert result.reason == "idle", text[-2000:]
     assert re.search(rf"^sfork failed after \d+ children: {error}$", text, re.M), text[-2000:]
     # Out of memory, a started child may fail its own copy-on-write fault; its

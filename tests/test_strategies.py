@@ -10,36 +10,15 @@ and are checked with forkbench, which calls each strategy by name.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 
+from conftest import (BIG_LIMIT, FORKTREE_NODES, IDLE, LIMIT, NO_PANIC, SPIN_LINES, exits,
+                      guest_source, primes_upto, pyjos_cli)
 from pyjos.kernel import Kernel, KernelConfig
 
 STRATEGIES = ["dumb", "cow", "batch", "kernel"]
 COW_STRATEGIES = ["cow", "batch", "kernel"]
-
-NO_PANIC = [r".*user panic.*", r"kernel panic.*"]
-IDLE = r"No runnable environments in the system!"
-# Bounds on every run, so that a broken kernel or library fails a test with
-# reason "max-insns" instead of hanging: LIMIT is far above what the small
-# programs need (under 100 time slices of 10,000), BIG_LIMIT about five times
-# what primes and the exhaustion runs need (up to 3,500 slices).
-LIMIT = {"max_insns": 20_000_000}
-BIG_LIMIT = {"max_insns": 200_000_000}
-
-FORKTREE_NODES = ["", "0", "1", "00", "01", "10", "11",
-                  "000", "001", "010", "011", "100", "101", "110", "111"]
-
-
-def exits(*ids: str) -> list[str]:
-    """Patterns: each env exits gracefully and is freed by itself."""
-    return [p for i in ids for p in (rf"\[{i}\] exiting gracefully", rf"\[{i}\] free env {i}")]
-
-
-def primes_upto(n: int) -> list[int]:
-    return [p for p in range(2, n + 1) if all(p % d for d in range(2, int(p ** 0.5) + 1))]
 
 
 # --- the bundled fork programs, once per strategy ----------------------------------------
@@ -89,19 +68,6 @@ def test_forktree_deterministic(run_program, run_programs, strategy):
     assert k1.stats.total == k2.stats.total
 
 
-SPIN_LINES = [
-    r"I am the parent\.  Forking the child\.\.\.",
-    r"\[00001000\] new env 00001001",
-    r"I am the parent\.  Running the child\.\.\.",
-    r"I am the child\.  Spinning\.\.\.",
-    r"I am the parent\.  Killing the child\.\.\.",
-    r"\[00001000\] destroying 00001001",
-    r"\[00001000\] free env 00001001",
-    r"\[00001000\] exiting gracefully",
-    r"\[00001000\] free env 00001000",
-]
-
-
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_spin(run_program, grade, in_order, strategy):
     text, _k, result = run_program("spin", fork=strategy, **LIMIT)
@@ -128,90 +94,43 @@ def test_pingpong(run_program, grade, in_order, strategy):
     assert in_order(text, lines), text
 
 
+# primes fed up to a bound: (bound, the last prime's line, the next prime).  The
+# default suite feeds up to 311 (64 stages); 1877 (288 stages) is a slow test.
+PRIMES_BOUNDS = [
+    pytest.param(311, r"CPU 0: 311 \[00001040\] new env 00001041", 313, id="311"),
+    pytest.param(1877, r"CPU 0: 1877 \[00001120\] new env 00001121", 1879, id="1877",
+                 marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("bound, last, after", PRIMES_BOUNDS)
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_primes_1877(grade, strategy):
-    """primes fed up to 1877: one stage per prime, each made by fork().
+def test_primes_to_bound(grade, strategy, bound, last, after):
+    """primes fed up to bound: one stage per prime, each made by fork().
 
     The run ends idle with every stage (and the feeder) blocked in ipc_recv,
     so conftest's leak check does not apply: the kernel is booted here.
     """
     out: list[str] = []
     k = Kernel(KernelConfig(fork=strategy, **BIG_LIMIT), out=out.append)
-    k.create_env("primes", ["1877"])
+    k.create_env("primes", [str(bound)])
     result = k.run()
     text = "".join(out)
     assert result.reason == "idle", result
-    primes = primes_upto(1877)
+    primes = primes_upto(bound)
     required = [rf"CPU 0: {p} \[0000{0x1001 + i:04x}\] new env 0000{0x1002 + i:04x}"
                 for i, p in enumerate(primes)]
     assert required[0] == r"CPU 0: 2 \[00001001\] new env 00001002"
-    assert required[-1] == r"CPU 0: 1877 \[00001120\] new env 00001121"
+    assert required[-1] == last
     grade(text, required=[r"\[00001000\] new env 00001001", *required, IDLE],
-          forbidden=[*NO_PANIC, r".*CPU 0: 1879 .*"])
-    # the feeder, one stage per prime and the stage after 1877, all waiting;
+          forbidden=[*NO_PANIC, rf".*CPU 0: {after} .*"])
+    # the feeder, one stage per prime and the stage after the last, all waiting;
     # nothing else alive
     assert len(k.envtab.live()) == len(primes) + 2, len(k.envtab.live())
     assert k.stats.total.get("fork.calls") == len(primes) + 1
 
 
 # --- frames shared until written ----------------------------------------------------------
-FRAMES = r"""
-#include <inc/lib.h>
-
-#define RW	((volatile int *) 0x10000000)	/* writable, filled before fork */
-#define RO	((volatile int *) 0x10001000)	/* filled, then mapped read-only */
-
-/* "who what frame F ref R cow C w W": the page at va as this env maps it. */
-static void
-show(const char *who, const char *what, const volatile void *va)
-{
-	pte_t pte = uvpt[PGNUM(va)];
-
-	cprintf("%s %s frame %08x ref %d cow %d w %d\n", who, what, PTE_ADDR(pte),
-		pages[PGNUM(PTE_ADDR(pte))].pp_ref, !!(pte & PTE_COW), !!(pte & PTE_W));
-}
-
-void
-umain(int argc, char **argv)
-{
-	envid_t id;
-	int r, i;
-
-	if ((r = sys_page_alloc(0, (void *) RW, PTE_P | PTE_U | PTE_W)) < 0)
-		panic("sys_page_alloc: %e", r);
-	if ((r = sys_page_alloc(0, (void *) RO, PTE_P | PTE_U | PTE_W)) < 0)
-		panic("sys_page_alloc: %e", r);
-	for (i = 0; i < PGSIZE / 4; i++) {
-		RW[i] = 0x1000 + i;
-		RO[i] = 0x2000 + i;
-	}
-	if ((r = sys_page_map(0, (void *) RO, 0, (void *) RO, PTE_P | PTE_U)) < 0)
-		panic("sys_page_map: %e", r);
-	show("parent", "rw", RW);
-	show("parent", "ro", RO);
-	if ((id = fork()) < 0)
-		panic("fork: %e", id);
-	if (id == 0) {
-		show("child", "rw", RW);
-		show("child", "ro", RO);
-		for (i = 0; i < PGSIZE / 4; i++)
-			if (RW[i] != 0x1000 + i || RO[i] != 0x2000 + i)
-				panic("child: word %d differs", i);
-		cprintf("child contents OK\n");
-		RW[7] = 77;
-		show("child", "rw-written", RW);
-		show("child", "ro-end", RO);
-		cprintf("child sees %d\n", RW[7]);
-		return;
-	}
-	while (envs[ENVX(id)].env_id == id && envs[ENVX(id)].env_status != ENV_FREE)
-		sys_yield();
-	show("parent", "rw-end", RW);
-	show("parent", "ro-end", RO);
-	cprintf("parent sees %d %d\n", RW[7], RO[7]);
-}
-"""
-
 _ROW = re.compile(r"^(parent|child) (\S+) frame ([0-9a-f]{8}) ref (\d+) cow ([01]) w ([01])$", re.M)
 
 
@@ -221,13 +140,12 @@ def _rows(text: str) -> dict[tuple[str, str], dict[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def frames_runs(tmp_path_factory, run_programs):
-    """The FRAMES program run once with each strategy: {strategy: (text, rows)}."""
-    src = tmp_path_factory.mktemp("frames") / "frames.c"
-    src.write_text(FRAMES)
+def frames_runs(run_programs):
+    """The frames program run once with each strategy: {strategy: (text, rows)}."""
+    src = guest_source("frames")
     runs = {}
     for strategy in STRATEGIES:
-        text, _k, result = run_programs([str(src)], fork=strategy, **LIMIT)
+        text, _k, result = run_programs([src], fork=strategy, **LIMIT)
         assert result.reason == "idle", text
         runs[strategy] = (text, _rows(text))
     return runs
@@ -287,34 +205,6 @@ def test_frames_readonly_page_shared(frames_runs, strategy):
 
 
 # --- fork failure: out of environments, out of memory -------------------------------------
-EXHAUST = r"""
-#include <inc/lib.h>
-
-envid_t kids[NENV];  /* written by the parent only */
-
-void
-umain(int argc, char **argv)
-{
-	int n = 0, i;
-	envid_t id;
-
-	for (;;) {
-		id = fork();
-		if (id == 0) {
-			ipc_recv(0, 0, 0);  /* wait to be destroyed */
-			panic("child woke up");
-		}
-		if (id < 0)
-			break;
-		kids[n++] = id;
-	}
-	cprintf("fork failed after %d children: %e\n", n, id);
-	for (i = 0; i < n; i++)
-		sys_env_destroy(kids[i]);
-	cprintf("exhaustion: parent done\n");
-}
-"""
-
 def _exhaust_cases():
     for strategy in STRATEGIES:
         yield pytest.param(strategy, 128, "out of environments", id=f"{strategy}-envs")
@@ -322,16 +212,14 @@ def _exhaust_cases():
 
 
 @pytest.mark.parametrize("strategy, mem, error", list(_exhaust_cases()))
-def test_fork_exhaustion(tmp_path, run_programs, strategy, mem, error):
+def test_fork_exhaustion(run_programs, strategy, mem, error):
     """fork() fails cleanly: -E_NO_FREE_ENV / -E_NO_MEM, no half-made child left.
 
     cow at 8 MiB is the regression case of pgfault's spare page: its parent's
     own stack fault inside duppage used to panic when the spare could not be
     refilled, although the copy was already in place.
     """
-    src = tmp_path / "exhaust.c"
-    src.write_text(EXHAUST)
-    text, k, result = run_programs([str(src)], mem=mem * 1024 * 1024, fork=strategy,
+    text, k, result = run_programs([guest_source("exhaust")], mem=mem * 1024 * 1024, fork=strategy,
                                    **BIG_LIMIT)
     assert result.reason == "idle", text[-2000:]
     m = re.search(rf"^fork failed after (\d+) children: {error}$", text, re.M)
@@ -418,13 +306,8 @@ def test_fork_traps_per_extra_page(run_program, strategy):
 
 
 # --- the command line -------------------------------------------------------------------------
-def pyjos(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pyjos", *args], capture_output=True,
-                          text=True, timeout=120, stdin=subprocess.DEVNULL)
-
-
 def test_cli_fork_kernel_forktree():
-    proc = pyjos("run", "--fork", "kernel", "forktree")
+    proc = pyjos_cli("run", "--fork", "kernel", "forktree")
     assert proc.returncode == 0, proc.stderr
     first = proc.stdout.splitlines()[0]
     assert first.startswith("# ") and ", fork kernel," in first, first
@@ -434,12 +317,12 @@ def test_cli_fork_kernel_forktree():
 
 
 def test_cli_fork_default_is_cow():
-    proc = pyjos("run", "hello")
+    proc = pyjos_cli("run", "hello")
     assert proc.returncode == 0, proc.stderr
     assert ", fork cow," in proc.stdout.splitlines()[0]
 
 
 def test_cli_fork_bogus():
-    proc = pyjos("run", "--fork", "bogus", "forktree")
+    proc = pyjos_cli("run", "--fork", "bogus", "forktree")
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
     assert "bogus" in proc.stderr and "new env" not in proc.stdout
