@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from ..guest.build import BuildError, build_jos_program, build_program, jos_tree
@@ -247,7 +247,9 @@ def summary(lab: str, outcomes: list[Outcome]) -> dict:
 
 # --- the command line ---------------------------------------------------------------------
 def add_parser(sub) -> None:
-    """Add `pyjos grade` to the subcommands `sub`."""
+    """Add `pyjos grade` to the subcommands `sub` (of cli.make_parser)."""
+    from .cli import _positive
+
     p = sub.add_parser("grade", help="run JOS's lab 3 or lab 4 grader on pyjos",
                        description="The tests of MIT 6.828's grade-lab3 or grade-lab4 (same "
                                    "names, points, parts and expected lines), each on a fresh "
@@ -256,20 +258,16 @@ def add_parser(sub) -> None:
     p.add_argument("--jos", type=Path, metavar="DIR",
                    help="build the programs from your JOS tree: DIR/user/NAME.c with DIR/inc "
                         "and DIR/lib (see `pyjos init`)")
-    p.add_argument("-j", "--jobs", type=_jobs, default=os.cpu_count() or 1, metavar="N",
+    p.add_argument("-j", "--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N",
                    help="tests run at once, one process each (default: the number of cores)")
     p.add_argument("--only", nargs="+", action="extend", metavar="NAME",
                    help="run only these tests (the score is then of these)")
+    p.add_argument("--budget-scale", type=_positive, default=1, metavar="N",
+                   help="multiply each test's instruction budget (JOS's timeout) by N, for "
+                        "slow but correct code (default 1)")
     p.add_argument("--json", action="store_true",
                    help="print the results as JSON instead of the table")
     p.set_defaults(handler=cmd_grade)
-
-
-def _jobs(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return value
 
 
 def cmd_grade(ns: argparse.Namespace) -> int:
@@ -281,7 +279,8 @@ def cmd_grade(ns: argparse.Namespace) -> int:
         print(f"pyjos: no test {unknown[0]!r} in {ns.lab} (tests: {', '.join(names)})",
               file=sys.stderr)
         return 2
-    tests = [t for t in table if not ns.only or t.name in ns.only]
+    tests = [replace(t, budget=t.budget * ns.budget_scale) for t in table
+             if not ns.only or t.name in ns.only]
     jos = jos_tree(ns.jos) if ns.jos else None  # a BuildError here is main's one-line error
     outcomes = grade(ns.lab, tests, jos, ns.jobs, show=(lambda _line: None) if ns.json else
                      (lambda line: print(line, flush=True)))
