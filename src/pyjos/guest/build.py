@@ -53,6 +53,7 @@ CFLAGS: tuple[str, ...] = (
     # Keep divisions that may trap: without it gcc turns JOS divzero's 1/zero
     # into compares that yield 0 (and "1/0 is 00000000!" is printed).
     "-fnon-call-exceptions",
+    "-DJOS_USER",  # as JOS's USER_CFLAGS: its inc/memlayout.h declares uvpt, uvpd only then
 )  # the target flags (-m32 or -target ...) are part of Toolchain.cc
 LDFLAGS: tuple[str, ...] = ("-nostdlib", "--allow-multiple-definition")  # the emulation (-m elf_i386) is part of Toolchain.ld
 HOST_CFLAGS: tuple[str, ...] = ("-O2", "-shared", "-fPIC")
