@@ -20,7 +20,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -174,18 +174,19 @@ def create_env(kernel, program: str, args: list[str], jos: Path | None) -> int:
 
 
 # --- the grader ---------------------------------------------------------------------------
-def build_all(tests: list[LabTest], jos: Path | None) -> dict[str, Path | BuildError]:
-    """Build every test's program; a failed build maps to its BuildError."""
-    built: dict[str, Path | BuildError] = {}
-    for test in tests:
-        if test.program in built:
-            continue
+def build_all(tests: list[LabTest], jos: Path | None, jobs: int) -> dict[str, Path | BuildError]:
+    """Build every test's program, `jobs` at a time; a failed build maps to its BuildError."""
+    def build(program: str) -> Path | BuildError:
         try:
-            built[test.program] = (build_jos_program(test.program, jos) if jos
-                                   else build_program(test.program))
+            return build_jos_program(program, jos) if jos else build_program(program)
         except BuildError as e:
-            built[test.program] = e
-    return built
+            return e
+
+    programs = list(dict.fromkeys(t.program for t in tests))
+    if programs:
+        build(programs[0])  # the library, once, before the programs race for it
+    with ThreadPoolExecutor(jobs) as pool:
+        return dict(zip(programs, pool.map(build, programs), strict=True))
 
 
 def grade(lab: str, tests: list[LabTest], jos: Path | None, jobs: int,
@@ -193,7 +194,7 @@ def grade(lab: str, tests: list[LabTest], jos: Path | None, jobs: int,
     """Run the tests on `jobs` processes (in this one if jobs is 1), calling
     show() with make grade's lines as results arrive, in the order of the
     tests; return the outcomes."""
-    built = build_all(tests, jos)
+    built = build_all(tests, jos, jobs)
     pool = (ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
             if jobs > 1 else contextlib.nullcontext())
     outcomes: list[Outcome] = []
