@@ -10,6 +10,17 @@ Cache layout, under cache_dir():
     host/<name>-<hash>.so           host (x86-64) helper libraries
 Each entry is built under a temporary name and published with os.replace, so
 concurrent builders never see a partial file.
+
+Programs link entry.o, the program, then the archive, with
+--allow-multiple-definition: the first definition of a symbol wins, so a
+program that defines a library function (its own fork, ipc_send or pgfault
+handler) runs its own, as when linking against a static archive of one
+function per member.
+
+build_jos_program builds against a student's JOS tree instead (its inc/,
+lib/ and user/), adding only pyjos's linker script, the 64-bit division
+helpers (JOS gets them from libgcc) and, when asked, the fork-strategy
+variable that `--fork` sets.
 """
 
 from __future__ import annotations
@@ -39,8 +50,12 @@ CFLAGS: tuple[str, ...] = (
     "-fno-asynchronous-unwind-tables", "-fno-unwind-tables",
     "-mno-sse", "-mno-sse2", "-mno-mmx",
     "-O1", "-g", "-Wall", "-Wno-format", "-Wno-unused",
+    # Keep divisions that may trap: without it gcc turns JOS divzero's 1/zero
+    # into compares that yield 0 (and "1/0 is 00000000!" is printed).
+    "-fnon-call-exceptions",
+    "-DJOS_USER",  # as JOS's USER_CFLAGS: its inc/memlayout.h declares uvpt, uvpd only then
 )  # the target flags (-m32 or -target ...) are part of Toolchain.cc
-LDFLAGS: tuple[str, ...] = ("-nostdlib",)  # the emulation (-m elf_i386) is part of Toolchain.ld
+LDFLAGS: tuple[str, ...] = ("-nostdlib", "--allow-multiple-definition")  # the emulation (-m elf_i386) is part of Toolchain.ld
 HOST_CFLAGS: tuple[str, ...] = ("-O2", "-shared", "-fPIC")
 HOST_PROGRAM_CFLAGS: tuple[str, ...] = ("-O2",)
 
@@ -124,44 +139,99 @@ def build_program(spec: str, *, guest_dir: Path = GUEST_DIR) -> Path:
     Raises ProgramNotFound, or BuildError if no toolchain works or the build fails.
     """
     name, source = resolve_program(spec, guest_dir=guest_dir)
+    return _build(name, source, guest_dir, guest_dir / "user.ld")
+
+
+def build_jos_program(spec: str, jos: Path, *, fork_symbol: bool = False) -> Path:
+    """Return the linked ELF of program `spec` of the JOS tree `jos`.
+
+    `spec` names jos/user/SPEC.c (or is a path to a .c file); the program is
+    built with jos/inc and linked with every source of jos/lib (entry.S
+    first), plus pyjos's 64-bit division helpers and linker script, and with
+    fork_symbol, a default `int pyjos_fork_strategy` for the loader to set
+    (`--fork`; the tree's own definition, if any, wins).  Raises
+    ProgramNotFound or BuildError with one line naming what the tree lacks.
+    """
+    root = jos_tree(jos)
+    if spec.endswith(".c") or "/" in spec or os.sep in spec:
+        name, source = resolve_program(spec, guest_dir=root)
+    else:
+        name, source = spec, root / "user" / f"{spec}.c"
+        if not source.is_file():
+            raise ProgramNotFound(f"no program {spec!r} in the JOS tree: {source} is missing")
+    objects = (GUEST_DIR / "jos" / "fork_strategy.c",) if fork_symbol else ()
+    return _build(name, source, root, GUEST_DIR / "user.ld", (GUEST_DIR / "lib" / "divdi3.c",), objects)
+
+
+def jos_tree(jos: Path) -> Path:
+    """The resolved root of a JOS tree, after checking it has inc/, lib/ and lib/entry.S.
+
+    Raises BuildError naming the first thing missing.
+    """
+    root = Path(jos).expanduser()
+    if not root.is_dir():
+        raise BuildError(f"JOS tree {jos} is not a directory")
+    for sub in ("inc", "lib"):
+        if not (root / sub).is_dir():
+            raise BuildError(f"JOS tree {jos} has no {sub}/ directory ({root / sub} is missing)")
+    _require(root / "lib" / "entry.S", f"JOS tree {jos} is incomplete: the library entry point")
+    return root.resolve()
+
+
+def _build(name: str, source: Path, root: Path, script: Path, extras: Sequence[Path] = (),
+           objects: Sequence[Path] = ()) -> Path:
+    """Compile and link program `name` from `source` with the tree `root`'s
+    headers and library (plus pyjos's `extras` in it) and the linker script
+    `script`, linking the pyjos sources `objects` in whole; cached (see
+    build_program)."""
     tc = toolchain()
-    lib_key, lib = _library(tc, guest_dir)
-    script = _require(guest_dir / "user.ld", "guest linker script")
-    cflags = [*_guest_cflags(tc, guest_dir), "-I", str(source.parent)]
-    if not source.is_relative_to(guest_dir):
+    lib_key, lib = _library(tc, root, extras)
+    script = _require(script, "guest linker script")
+    cflags = [*_guest_cflags(tc, root), "-I", str(source.parent)]
+    if not source.is_relative_to(root):
         cflags.append(f"-fmacro-prefix-map={source.parent}/=")
     link = [*tc.ld, *LDFLAGS, "-T", str(script)]
     headers = sorted(p for p in source.parent.glob("*.h") if p.is_file())
-    key = _digest(["program", lib_key, *cflags, *link], [script, source, *headers])
+    key = _digest(["program", lib_key, *cflags, *link], [script, source, *headers, *objects])
     out = cache_dir() / "bin" / f"{name}-{key}"
     if out.is_file():
         return out
+    own = _guest_cflags(tc, GUEST_DIR)
     with _staging(out.parent) as tmp:
         _compile(cflags, source, tmp / "prog.o", name)
-        _run([*link, "-o", tmp / "prog", lib / LIB_ENTRY, tmp / "prog.o", lib / LIB_ARCHIVE], name)
+        objs = [tmp / f"pyjos-{obj.stem}.o" for obj in objects]
+        for obj, src in zip(objs, objects, strict=True):
+            _compile(own, src, obj, f"pyjos ({src.name})")
+        _run([*link, "-o", tmp / "prog", lib / LIB_ENTRY, tmp / "prog.o", *objs,
+              lib / LIB_ARCHIVE], name)
         os.replace(tmp / "prog", out)
     return out
 
 
-def _library(tc: Toolchain, guest_dir: Path) -> tuple[str, Path]:
+def _library(tc: Toolchain, root: Path, extras: Sequence[Path] = ()) -> tuple[str, Path]:
     """Return the hash and cache directory of the user library, building it if absent.
 
-    The directory holds entry.o (from lib/entry.S) and libjos.a (every other
-    lib/*.c and lib/*.S); each source is compiled once per library hash.
+    The directory holds entry.o (from root/lib/entry.S) and libjos.a (every
+    other lib/*.c and lib/*.S, then pyjos's `extras`, built with pyjos's own
+    headers); each source is compiled once per library hash.
     """
-    cflags = _guest_cflags(tc, guest_dir)
-    lib_dir = guest_dir / "lib"
-    key = _digest(["libjos", tc.identity, *cflags, *tc.ar], [*_tree(guest_dir / "inc"), *_tree(lib_dir)])
+    cflags = _guest_cflags(tc, root)
+    own = _guest_cflags(tc, GUEST_DIR)
+    lib_dir = root / "lib"
+    key = _digest(["libjos", tc.identity, *cflags, *tc.ar],
+                  [*_tree(root / "inc"), *_tree(lib_dir), *extras])
     final = cache_dir() / "lib" / key
     if (final / LIB_ARCHIVE).is_file():
         return key, final
     entry = _require(lib_dir / "entry.S", "guest library entry point")
     sources = sorted(p for p in [*lib_dir.glob("*.c"), *lib_dir.glob("*.S")] if p != entry)
     with _staging(final.parent) as tmp:
-        jobs = [(entry, tmp / LIB_ENTRY), *((src, tmp / f"{src.name}.o") for src in sources)]
+        jobs = [(cflags, entry, tmp / LIB_ENTRY, f"libjos ({entry.name})"),
+                *((cflags, src, tmp / f"{src.name}.o", f"libjos ({src.name})") for src in sources),
+                *((own, src, tmp / f"pyjos-{src.name}.o", f"pyjos ({src.name})") for src in extras)]
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            list(pool.map(lambda job: _compile(cflags, *job, f"libjos ({job[0].name})"), jobs))
-        _run([*tc.ar, "rcs", tmp / LIB_ARCHIVE, *(obj for _, obj in jobs[1:])], "libjos")
+            list(pool.map(lambda job: _compile(*job), jobs))
+        _run([*tc.ar, "rcs", tmp / LIB_ARCHIVE, *(job[2] for job in jobs[1:])], "libjos")
         _publish_dir(tmp, final)
     return key, final
 

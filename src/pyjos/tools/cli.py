@@ -13,6 +13,7 @@ from .. import __version__
 from ..abi import FORK_KINDS, FORK_STRATEGIES
 from ..guest.build import BuildError, list_programs
 from ..kernel import DEFAULT_MEM_MIB, DEFAULT_QUANTUM
+from . import grade, skeleton
 from .costmodel import MODEL_NAMES
 from ..guest.elf import ElfError
 from ..kernel.load import LoadError
@@ -98,6 +99,9 @@ def make_parser() -> argparse.ArgumentParser:
                      help="who resolves a write to a PTE_COW page: the env's page-fault "
                           "upcall (user, the exokernel way and the default) or the kernel "
                           "itself (kernel, as a monolithic kernel does)")
+    run.add_argument("--jos", type=Path, metavar="DIR",
+                     help="build each PROGRAM from your JOS tree: DIR/user/PROGRAM.c with "
+                          "DIR/inc and DIR/lib (see `pyjos init`)")
     run.add_argument("--stats", action="store_true", help="print event counters after the run")
     run.add_argument("--stats-json", type=Path, metavar="FILE",
                      help="write event counters (global and per env) as JSON")
@@ -105,6 +109,8 @@ def make_parser() -> argparse.ArgumentParser:
                      help="do not echo the configuration line first")
 
     sub.add_parser("list", help="list the bundled programs")
+    grade.add_parser(sub)
+    skeleton.add_parser(sub)
 
     bench = sub.add_parser("bench", help="measure the kernel",
                            description="Benchmarks; wall times are of pyjos on this machine, "
@@ -162,7 +168,7 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
               f"fork {ns.fork or 'cow'}, cow-faults {ns.cow_faults}, "
               f"programs {' '.join(ns.programs)}, args {prog_args}", flush=True)
     for program in ns.programs:
-        kernel.create_env(program, prog_args)
+        grade.create_env(kernel, program, prog_args, ns.jos)
     result = kernel.run()
     if result.reason == "output-closed":
         _silence_stdout()
@@ -284,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(ns, prog_args)
         if ns.command == "list":
             return cmd_list()
+        if hasattr(ns, "handler"):  # grade, init
+            return ns.handler(ns)
         return cmd_bench(ns)
     except (BuildError, ElfError, LoadError, MachineError) as exc:
         print(f"pyjos: {exc}", file=sys.stderr)
