@@ -28,6 +28,7 @@ from .pmap import Pmap
 ENVGENSHIFT = 12  # >= LOGNENV
 _MAY_RUN = (EnvStatus.ENV_RUNNABLE, EnvStatus.ENV_RUNNING)
 ENV_SIZE = ctypes.sizeof(Env)
+_USER_RW = PTE_P | PTE_U | PTE_W
 MAX_ARG_BYTES = PGSIZE // 2  # argv strings and pointers must fit in the stack page
 
 
@@ -180,8 +181,16 @@ class EnvTable:
             raise LoadError("out of memory loading the program (try a larger --mem)")
 
     def copy_to_user(self, idx: int, va: int, data: bytes) -> None:
-        """Write data at va in env idx's loaded image (before it runs)."""
-        self._copy_in(self.pgdir(idx), va, data)
+        """Write data at va in env idx's loaded image (before it runs).
+
+        Raises LoadError unless every byte lies below UTOP in a page the
+        program's own image maps user-writable (the ELF chose va)."""
+        pgdir = self.pgdir(idx)
+        for page in range(ROUNDDOWN(va, PGSIZE), ROUNDUP(va + len(data), PGSIZE), PGSIZE):
+            if page >= UTOP or page == USTACKTOP - PGSIZE \
+                    or (self.pmap.pte(pgdir, page) & _USER_RW) != _USER_RW:
+                raise LoadError(f"address {va:#x} is not in a writable segment of the program")
+        self._copy_in(pgdir, va, data)
 
     def _copy_in(self, pgdir: int, va: int, data: bytes) -> None:
         """Write data at user va through pgdir (the pages are mapped)."""
