@@ -135,3 +135,21 @@ def test_fuzz_cli_small_run(capsys):
     assert code == cli.EXIT_OK, out + err
     assert "# pyjos fuzz: seed 7, calls 3,000, envs 2 + bystander" in out
     assert "calls/s), run ended idle, audit and bystander: ok" in out
+
+
+def test_monitor_vm_columns_line_up():
+    from pyjos.kernel import Kernel, KernelConfig
+
+    out: list[str] = []
+    kernel = Kernel(KernelConfig(monitor_input=["vm", "continue"]), out=out.append)
+    kernel.create_env("breakpoint")
+    kernel.run()
+    lines = "".join(out).splitlines()
+    header = next(i for i, line in enumerate(lines) if "va range" in line)
+    head, row = lines[header], lines[header + 1]
+    assert head.index("va range") == 2 and row[2:19].count("-") == 1
+    pages_end = head.index("pages") + len("pages")  # a right-aligned column
+    assert row[pages_end - 1] != " " and row[pages_end] == " ", (head, row)
+    for column in ("frame", "perm"):  # left-aligned columns
+        start = head.index(column)
+        assert row[start - 1] == " " and row[start] != " ", (column, head, row)

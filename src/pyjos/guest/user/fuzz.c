@@ -10,6 +10,7 @@
 // is reproducible (the kernel's timer counts instructions).
 #include <inc/lib.h>
 #include <inc/batch.h>
+#include <inc/rawsyscall.h>
 
 #define SCRATCH		0x10000000	/* the fuzzer's own pages */
 #define NSCRATCH	64
@@ -35,14 +36,8 @@ rnd(void)
 static int32_t
 sc(uint32_t num, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t a4, uint32_t a5)
 {
-	int32_t ret;
-
-	asm volatile("int $0x30"
-		     : "=a" (ret)
-		     : "a" (num), "d" (a1), "c" (a2), "b" (a3), "D" (a4), "S" (a5)
-		     : "cc", "memory");
 	made++;
-	return ret;
+	return sys_raw(num, a1, a2, a3, a4, a5);
 }
 
 /* An address: mostly our scratch pages, often an edge (never our own
