@@ -188,3 +188,21 @@ def test_item8_on_breakpoint_lets_other_envs_run(policy, after):
     assert result.reason == "idle", text
     assert ("after int3" in text) == after
     grade_text(text, required=[r"bystander ok"], forbidden=NO_PANIC)
+
+
+def test_machine_saves_and_restores_fpu_and_sse_state():
+    """The machine half of item 5: save_extended/load_extended round-trip the
+    x87 stack and the XMM registers (the kernel must call them on a switch)."""
+    from pyjos.machine.machine import EXTENDED_REGS, INITIAL_EXTENDED, Machine
+
+    machine = Machine(8 << 20)
+    state = tuple(0x3FFF8000000000000000 + i if 3 <= i < 11 else
+                  (0x5EEDF00D << 96) | i if 11 <= i < 19 else v
+                  for i, v in enumerate(INITIAL_EXTENDED))
+    assert len(state) == len(EXTENDED_REGS)
+    machine.load_extended(state)
+    saved = machine.save_extended()
+    machine.load_extended(INITIAL_EXTENDED)
+    assert machine.save_extended() == INITIAL_EXTENDED
+    machine.load_extended(saved)
+    assert machine.save_extended() == state
