@@ -10,7 +10,9 @@ then it is RUNNABLE.  These are the page rules of the user-level fork()
 Atomicity: every page the fork can need (directory, one table per present
 user page table, exception stack, and a table for it) is counted first; if
 fewer are free, nothing is touched and the call returns -E_NO_MEM.  After
-that point nothing can fail.
+that point nothing can fail.  The same holds for references: if any frame
+would pass PP_REF_MAX mappings (pp_ref is 16 bits), the call returns
+-E_NO_MEM before touching anything.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ..abi import (
     PTX, UTOP, UXSTACKTOP, EnvStatus, PageInfo,
 )
 from .env import env_clone_registers
+from .pmap import PP_REF_MAX
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -40,7 +43,7 @@ def kernel_fork(k: Kernel) -> int:
     ppgdir = envtab.pgdir(parent)
     tables = np.flatnonzero(_u32(k, ppgdir, PDX(UTOP)) & PTE_P).tolist()
     needed = 1 + len(tables) + 1 + (0 if PDX(XSTACK) in tables else 1)
-    if pmap.nfree < needed:
+    if pmap.nfree < needed or not _refs_fit(k, ppgdir, tables):
         return -E_NO_MEM
     parent_id = k.cur_id()
     r, child = envtab.env_alloc(parent_id, parent_id)
@@ -72,15 +75,31 @@ def _pp_refs(k: Kernel) -> np.ndarray:
                       strides=(ctypes.sizeof(PageInfo),))
 
 
-def _fork_table(k: Kernel, ppgdir: int, cpgdir: int, pdx: int, refs: np.ndarray) -> None:
-    """Give the child its copy of the parent's page table pdx and re-mark the
-    parent's writable pages copy-on-write."""
-    pmap = k.pmap
+def _shared_entries(k: Kernel, ppgdir: int, pdx: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the parent's page table pdx, which of its entries the child shares)."""
     ptable = int(_u32(k, ppgdir + pdx * 4, 1)[0]) & ~0xFFF
     pents = _u32(k, ptable)
     present = (pents & _PU) == _PU
     if pdx == PDX(XSTACK):
         present[PTX(XSTACK)] = False  # the child gets a fresh exception stack
+    return pents, present
+
+
+def _refs_fit(k: Kernel, ppgdir: int, tables: list[int]) -> bool:
+    """True if the child's mappings add no frame past PP_REF_MAX references."""
+    if not tables:
+        return True
+    frames = np.concatenate([pents[present] >> PGSHIFT for pents, present in
+                             (_shared_entries(k, ppgdir, pdx) for pdx in tables)])
+    ppns, adds = np.unique(frames.astype(np.intp), return_counts=True)
+    return bool(np.all(_pp_refs(k)[ppns].astype(np.int64) + adds <= PP_REF_MAX))
+
+
+def _fork_table(k: Kernel, ppgdir: int, cpgdir: int, pdx: int, refs: np.ndarray) -> None:
+    """Give the child its copy of the parent's page table pdx and re-mark the
+    parent's writable pages copy-on-write."""
+    pmap = k.pmap
+    pents, present = _shared_entries(k, ppgdir, pdx)
     frames = pents & ~np.uint32(0xFFF)
     perms = pents & np.uint32(PTE_SYSCALL)
     share = present & ((perms & PTE_SHARE) != 0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 
 from ..abi import (
-    FORK_STRATEGY_SYMBOL, PGSIZE, PTE_P, PTE_U, PTE_W, ROUNDDOWN, ROUNDUP, USTACKTOP,
+    FORK_STRATEGY_SYMBOL, PGSIZE, PTE_P, PTE_U, PTE_W, ROUNDDOWN, ROUNDUP, USTACKTOP, UTOP,
     fork_strategy,
 )
 from ..guest.elf import ElfImage, data_symbol
@@ -19,6 +19,7 @@ from .pmap import Pmap
 from .vm import copyout_force
 
 MAX_ARG_BYTES = PGSIZE // 2  # argv strings and pointers must fit in the stack page
+_USER_RW = PTE_P | PTE_U | PTE_W
 
 
 class LoadError(Exception):
@@ -88,7 +89,13 @@ def set_fork_strategy(envtab: EnvTable, idx: int, elf: bytes, strategy: str) -> 
     if found is None:
         return
     va, size = found
-    if size != 4:
-        raise LoadError(f"{FORK_STRATEGY_SYMBOL} is {size} bytes, not an int")
-    value = struct.pack("<i", fork_strategy(strategy))
-    copyout_force(envtab.pmap, envtab.pgdir(idx), va, value)
+    if size != 4 or va % 4:
+        raise LoadError(f"{FORK_STRATEGY_SYMBOL} at {va:#x} is {size} bytes, not an aligned int")
+    pgdir = envtab.pgdir(idx)
+    # The ELF chose va: it must lie in the program's own writable image.
+    for page in range(ROUNDDOWN(va, PGSIZE), ROUNDUP(va + size, PGSIZE), PGSIZE):
+        if page >= UTOP or page == USTACKTOP - PGSIZE \
+                or (envtab.pmap.pte(pgdir, page) & _USER_RW) != _USER_RW:
+            raise LoadError(f"{FORK_STRATEGY_SYMBOL} at {va:#x} is not in a writable segment "
+                            "of the program")
+    copyout_force(envtab.pmap, pgdir, va, struct.pack("<i", fork_strategy(strategy)))

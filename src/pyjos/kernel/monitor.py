@@ -126,7 +126,7 @@ def format_mappings(k: Kernel, idx: int) -> str:
         run = [va, va + PGSIZE, pte & ~0xFFF, perm]
     if run:
         rows.append(run)
-    out = [f"  {'va range':23s} {'pages':>5s}  {'frame':8s}  perm\n"]
+    out = [f"  {'va range':17s}  {'pages':>5s}  {'frame':8s}  perm\n"]
     for start, end, frame, perm in rows:
         bits = "".join(c if perm & b else "-" for c, b in (
             ("P", PTE_P), ("W", PTE_W), ("U", PTE_U), ("C", PTE_COW), ("S", PTE_SHARE)))

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from .cpu import Cpu
 
 _U32 = struct.Struct("<I")
+PP_REF_MAX = 0xFFFF  # pp_ref is 16 bits (struct PageInfo): a mapping past this fails
+_DIR_BITS = PTE_W | PTE_U  # directory bits that limit every page under the entry
 
 
 class Pmap:
@@ -166,11 +168,17 @@ class Pmap:
         return (pde & ~0xFFF) + PTX(va) * 4
 
     def pte(self, pgdir: int, va: int) -> int:
-        """The PTE for va (0 when its page table is absent)."""
+        """The PTE for va with its effective permissions, as the CPU sees them
+        (0 when its page table is absent): PTE_W and PTE_U stay only if the
+        directory entry has them too, and PTE_COW only if it has PTE_W.  So a
+        "page" of the read-only UVPT self-map is never writable here."""
         pde = _U32.unpack_from(self.mem.buf, pgdir + PDX(va) * 4)[0]
         if not pde & PTE_P:
             return 0
-        return _U32.unpack_from(self.mem.buf, (pde & ~0xFFF) + PTX(va) * 4)[0]
+        pte = _U32.unpack_from(self.mem.buf, (pde & ~0xFFF) + PTX(va) * 4)[0]
+        if ~pde & _DIR_BITS:
+            pte &= ~(~pde & _DIR_BITS) & ~(0 if pde & PTE_W else PTE_COW)
+        return pte
 
     def write_pte(self, pgdir: int, pte_pa: int, value: int) -> None:
         """Store a PTE, marking the TLB stale if a live translation changed."""
@@ -191,7 +199,8 @@ class Pmap:
     def page_insert(self, pgdir: int, ppn: int, va: int, perm: int) -> int:
         """Map page ppn at va with perm|PTE_P, replacing any old mapping.
 
-        Returns 0, or -E_NO_MEM when a page table cannot be allocated.
+        Returns 0, or -E_NO_MEM when a page table cannot be allocated or the
+        page already has PP_REF_MAX references (pp_ref would wrap).
         """
         pte_pa = self.pgdir_walk(pgdir, va, create=True)
         if pte_pa is None:
@@ -201,6 +210,8 @@ class Pmap:
         if old & PTE_P and old >> PGSHIFT == ppn:  # same page, new permissions
             self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
             return 0
+        if self.pages[ppn].pp_ref >= PP_REF_MAX:
+            return -E_NO_MEM
         self.pages[ppn].pp_ref += 1
         if old & PTE_P:
             if old & PTE_COW and perm & PTE_W and old >> PGSHIFT != ppn:

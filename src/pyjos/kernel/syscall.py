@@ -200,7 +200,10 @@ def sys_ipc_try_send(k: Kernel, envid: int, value: int, srcva: int, perm: int) -
     d.env_ipc_value = value
     d.env_ipc_perm = sent_perm
     # The receiver's eax is already 0: its frame was saved with sys_ipc_recv's 0.
-    k.envtab.set_status(dst, EnvStatus.ENV_RUNNABLE)
+    # A receiver woken early (sys_env_set_status) may send to itself: it is
+    # running, and stays RUNNING (a RUNNABLE running env loses its registers).
+    if dst != k.cpu.env:
+        k.envtab.set_status(dst, EnvStatus.ENV_RUNNABLE)
     return 0
 
 
@@ -226,8 +229,9 @@ _RESULT_OFF = BatchCall.bc_result.offset
 def sys_batch(k: Kernel, calls: int, ncalls: int, flags: int) -> int:
     """Run ncalls struct BatchCall at calls in order (see inc/batch.h) and
     then store their results; return how many ran.  -E_INVAL for a bad count,
-    flags or alignment; -E_FAULT for an unreadable array or a result slot that
-    is neither writable nor copy-on-write (before or after the calls);
+    flags or alignment; -E_FAULT for an array reaching UTOP, an unreadable
+    array or a result slot that is neither writable nor copy-on-write (before
+    or after the calls; effective permissions, directory and table entry);
     -E_NO_MEM if a result's copy-on-write page cannot be copied."""
     ncalls = ncalls - (1 << 32) if ncalls & 0x80000000 else ncalls
     if ncalls < 0 or ncalls > BATCH_MAX or flags & ~BATCH_CONTINUE or calls % 4:
@@ -237,6 +241,8 @@ def sys_batch(k: Kernel, calls: int, ncalls: int, flags: int) -> int:
     caller = k.cpu.env
     pmap, pgdir = k.pmap, k.envtab.pgdir(caller)
     size = ncalls * _CALL_SIZE
+    if calls + size > UTOP:  # nothing at or above UTOP is written by a system call
+        return -E_FAULT
     if user_mem_check(pmap, pgdir, calls, size, PTE_U) is not None:
         return -E_FAULT
     for page in range(calls & ~0xFFF, calls + size, PGSIZE):

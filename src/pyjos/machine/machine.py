@@ -277,6 +277,18 @@ _INTR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_voi
 _INVALID_CB = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_void_p)
 
 
+# Registers a context switch must carry besides the trap frame: the x87/MMX
+# control, status and tag words and stack, and SSE (issue 11 item 5).
+EXTENDED_REGS = (
+    x86.UC_X86_REG_FPCW, x86.UC_X86_REG_FPSW, x86.UC_X86_REG_FPTAG,
+    *(getattr(x86, f"UC_X86_REG_ST{i}") for i in range(8)),
+    *(getattr(x86, f"UC_X86_REG_XMM{i}") for i in range(8)),
+    x86.UC_X86_REG_MXCSR,
+)
+# What `fninit` and reset leave: control word 0x37f, empty tag word, MXCSR 0x1f80.
+INITIAL_EXTENDED = (0x37F, 0, 0xFFFF, *([0] * 16), 0x1F80)
+
+
 class Machine:
     """One i386 CPU with paging over `mem`; every trap goes to ``on_trap``
     (``on_syscall`` for ``int $0x30``), inline in the CPU's hook."""
@@ -297,6 +309,7 @@ class Machine:
         self.read_syscall_args = self._sysargs.read
         self._one = ctypes.c_uint64()
         self._one_addr = ctypes.addressof(self._one)
+        self._wide = ctypes.create_string_buffer(16)  # ST (80-bit) and XMM (128-bit) registers
         self._ctx = self.uc.context_save()
         self._ctx_ptr = ctypes.cast(self._ctx.context, ctypes.c_void_p).value
         self._ctx_size = self._ctx.size
@@ -609,6 +622,34 @@ class Machine:
         self.reg_write(x86.UC_X86_REG_ES, es)
         self.reg_write(x86.UC_X86_REG_DS, ds)
 
+    # --- state outside the trap frame (x87/MMX, SSE, fs/gs) --------------------
+    def save_extended(self) -> tuple[int, ...]:
+        """The x87/MMX and SSE registers (EXTENDED_REGS order), to keep per env;
+        each as an int of up to 128 bits (an ST register's 80 bits whole)."""
+        buf = self._wide
+        out = []
+        for reg in EXTENDED_REGS:
+            ctypes.memset(buf, 0, 16)
+            _uc_reg_read(self._uch, reg, ctypes.addressof(buf))
+            out.append(int.from_bytes(buf.raw, "little"))
+        return tuple(out)
+
+    def load_extended(self, state: tuple[int, ...]) -> None:
+        """Load a state returned by save_extended (or INITIAL_EXTENDED)."""
+        buf = self._wide
+        for reg, value in zip(EXTENDED_REGS, state):
+            buf.raw = value.to_bytes(16, "little")
+            _uc_reg_write(self._uch, reg, ctypes.addressof(buf))
+
+    def fs_gs(self) -> tuple[int, int]:
+        """fs and gs selectors."""
+        return self.reg_read(x86.UC_X86_REG_FS) & 0xFFFF, self.reg_read(x86.UC_X86_REG_GS) & 0xFFFF
+
+    def set_fs_gs(self, fs: int, gs: int) -> None:
+        """Load fs and gs.  Only valid inside a trap hook, as set_data_segments."""
+        self.reg_write(x86.UC_X86_REG_FS, fs)
+        self.reg_write(x86.UC_X86_REG_GS, gs)
+
     # --- the saved-context workarounds ----------------------------------------
     def _ctx_field(self, from_end: int) -> ctypes.c_int32:
         return ctypes.c_int32.from_address(self._ctx_ptr + self._ctx_size - from_end)
@@ -632,4 +673,4 @@ class Machine:
 
 
 __all__ = ["Machine", "MachineError", "PhysMem", "UcError", "FRAME_REGS", "FrameSlots",
-           "FrameLayout", "REGISTERS", "TRAMPOLINE_CODE"]
+           "FrameLayout", "REGISTERS", "TRAMPOLINE_CODE", "EXTENDED_REGS", "INITIAL_EXTENDED"]

@@ -1,8 +1,9 @@
-"""The ``pyjos`` command line: run, list, bench."""
+"""The ``pyjos`` command line: run, list, bench, fuzz."""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -33,18 +34,22 @@ def _mib(text: str) -> int:
     return value
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be a positive integer")
-    return value
+def _bounded(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: an integer from lo to hi (said in the error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be from {lo:,} to {hi:,} (got {text})")
+        return value
+    return parse
 
 
-def _nonnegative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be zero or a positive integer")
-    return value
+MAX_QUANTUM = 10**9  # a slice longer than this would hold the CPU for minutes
+MAX_INSNS = 10**15
+MAX_COUNT = 10**8  # iterations, fuzz calls
 
 
 def _int_list(text: str) -> list[int]:
@@ -85,13 +90,14 @@ def make_parser() -> argparse.ArgumentParser:
                      help="bundled program name or path to a .c file")
     run.add_argument("--mem", type=_mib, default=DEFAULT_MEM_MIB, metavar="MIB",
                      help=f"physical memory in MiB (default {DEFAULT_MEM_MIB})")
-    run.add_argument("--quantum", type=_positive, default=DEFAULT_QUANTUM, metavar="N",
+    run.add_argument("--quantum", type=_bounded(1, MAX_QUANTUM), default=DEFAULT_QUANTUM,
+                     metavar="N",
                      help="time slice before preemption, in guest basic blocks (instructions "
-                          f"where no host C compiler builds the native timer; default "
-                          f"{DEFAULT_QUANTUM})")
-    run.add_argument("--max-insns", type=_nonnegative, default=0, metavar="N",
+                          "where no host C compiler builds the native timer; 1 to "
+                          f"{MAX_QUANTUM:,}; default {DEFAULT_QUANTUM})")
+    run.add_argument("--max-insns", type=_bounded(0, MAX_INSNS), default=0, metavar="N",
                      help="stop with exit status 4 once at least N guest instructions ran "
-                          "(checked at each timer interrupt; 0 = no limit)")
+                          "(checked at each timer interrupt; 0 = no limit, at most 10^15)")
     run.add_argument("--fork", choices=list(FORK_STRATEGIES), default=None,
                      help="what the library's fork() does in this run: "
                           + "; ".join(f"{name}: {what}" for name, what in FORK_STRATEGIES.items()))
@@ -119,10 +125,10 @@ def make_parser() -> argparse.ArgumentParser:
     bench.add_argument("what", nargs="?", choices=["syscall", "fault", "fork", "ipc", "programs"],
                        help="which benchmark (default: the whole suite, one table)")
     bench.add_argument("--json", action="store_true", help="print results as JSON on stdout")
-    bench.add_argument("--iterations", type=_positive, default=None, metavar="N",
+    bench.add_argument("--iterations", type=_bounded(1, MAX_COUNT), default=None, metavar="N",
                        help="calls (syscall, default 200000), faults (fault, default 8192) "
                             "or messages (ipc, default 20000)")
-    bench.add_argument("--repeat", type=_positive, default=3, metavar="R",
+    bench.add_argument("--repeat", type=_bounded(1, 1000), default=3, metavar="R",
                        help="measurements; figures are the minimum or the median (default 3)")
     bench.add_argument("--strategy", type=_names("strategy", FORK_KINDS), default=None,
                        metavar="S[,S...]",
@@ -130,20 +136,49 @@ def make_parser() -> argparse.ArgumentParser:
     bench.add_argument("--pages", type=_int_list, default=None, metavar="N[,N...]",
                        help="extra mapped pages of the forking process "
                             "(fork; default 0,16,64,256,1024,4096)")
-    bench.add_argument("--forks", type=_positive, default=5, metavar="F",
+    bench.add_argument("--forks", type=_bounded(1, 10_000), default=None, metavar="F",
                        help="forks per measurement (fork; default 5)")
     bench.add_argument("--model", type=_names("cost model", MODEL_NAMES), default=None,
                        metavar="M[,M...]",
                        help="cost models for modelled cycles: i386, p4, host (calibrated on "
                             "this machine) (fork; default all three)")
-    bench.add_argument("--cow-faults", choices=["user", "kernel"], default="user",
+    bench.add_argument("--cow-faults", choices=["user", "kernel"], default=None,
                        help="who resolves copy-on-write faults (fork; default user)")
-    bench.add_argument("--seed", type=int, default=0,
+    bench.add_argument("--seed", type=_bounded(0, 2**32 - 1), default=None,
                        help="seed of the order in which the fork cases are measured (default 0)")
     bench.add_argument("--csv", type=Path, metavar="FILE", help="write the fork rows as CSV")
     bench.add_argument("--plot", type=Path, metavar="FILE.png",
-                       help="plot fork cost and traps against N (needs matplotlib)")
+                       help="plot fork cost and traps against N (fork; needs matplotlib)")
+
+    fuzz = sub.add_parser("fuzz", help="fuzz the kernel with random system calls",
+                          description="Several envs issue random system calls and batches "
+                                      "with edge-value arguments, fork, fault and pass pages "
+                                      "while a bystander env checks its own memory and "
+                                      "registers; then the kernel audits its memory.  Exit "
+                                      "status 0 only if nothing broke; the same seed gives "
+                                      "the same run.")
+    fuzz.add_argument("--seed", type=_bounded(0, 2**31 - 1), default=0,
+                      help="seed of the guest's random numbers (default 0)")
+    fuzz.add_argument("--calls", type=_bounded(1, MAX_COUNT), default=200_000, metavar="N",
+                      help="system calls to make, batched calls included (default 200000)")
+    fuzz.add_argument("--envs", type=_bounded(1, 16), default=3, metavar="E",
+                      help="fuzzing envs besides the bystander (default 3)")
+    fuzz.add_argument("--fork", choices=["dumb", "cow", "batch", "kernel"], default=None,
+                      help="what the fuzzers' fork() does (default cow)")
+    fuzz.add_argument("-v", "--verbose", action="store_true",
+                      help="echo the console (thousands of env lines)")
     return p
+
+
+# Options of `bench` that only `bench fork`, or only the counted benchmarks, use.
+_FORK_ONLY = ("strategy", "pages", "forks", "model", "cow_faults", "seed", "csv", "plot")
+_COUNTED = ("syscall", "fault", "ipc")
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The subcommand parsers of parser, by name."""
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
 
 
 def split_args(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -154,10 +189,67 @@ def split_args(argv: list[str]) -> tuple[list[str], list[str]]:
     return argv, []
 
 
+class UsageError(Exception):
+    """A bad combination of options or an unusable path, found before any work."""
+
+
+def check_output(path: Path | None, option: str) -> None:
+    """Raise UsageError unless path (if given) can be written, before the work."""
+    if path is None:
+        return
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a directory")
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: no directory {parent}")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"{option} {path}: not writable")
+
+
+def write_output(path: Path, option: str, write: Callable[[Path], None]) -> None:
+    """write(path), turning an OSError into a UsageError naming the option."""
+    try:
+        write(path)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: {exc.strerror or exc}") from None
+
+
+def check_cache() -> None:
+    """The build cache must be a writable directory (or creatable)."""
+    from ..guest.build import cache_dir
+
+    cache = cache_dir()
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"build cache {cache} (PYJOS_CACHE): {exc.strerror or exc}") from None
+    if not os.access(cache, os.W_OK):
+        raise UsageError(f"build cache {cache} (PYJOS_CACHE): not writable")
+
+
+def check_programs(programs: list[str]) -> None:
+    """Every program must exist before the machine boots; a missing one after
+    the first is most likely an argument that needed `--`."""
+    from ..guest.build import ProgramNotFound, resolve_program
+
+    for i, program in enumerate(programs):
+        try:
+            resolve_program(program)
+        except ProgramNotFound as exc:
+            if i == 0:
+                raise
+            hint = " ".join(programs[:i])
+            raise ProgramNotFound(f"{exc}; arguments for the program go after --: "
+                                  f"pyjos run {hint} -- {' '.join(programs[i:])}") from None
+
+
 def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
     from ..kernel import Kernel, KernelConfig
     from ..kernel.monitor import TerminalLines
 
+    check_output(ns.stats_json, "--stats-json")
+    check_cache()
+    check_programs(ns.programs)
     config = KernelConfig(mem=ns.mem * 1024 * 1024, quantum=ns.quantum,
                           max_insns=ns.max_insns, fork=ns.fork, cow_faults=ns.cow_faults,
                           monitor_input=TerminalLines() if sys.stdin.isatty() else None)
@@ -176,7 +268,8 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
     if ns.stats:
         print(format_stats(kernel.stats.total))
     if ns.stats_json:
-        ns.stats_json.write_text(json.dumps(kernel.stats.as_dict(), indent=2) + "\n")
+        text = json.dumps(kernel.stats.as_dict(), indent=2) + "\n"
+        write_output(ns.stats_json, "--stats-json", lambda path: path.write_text(text))
     if result.reason == "panic":
         print(f"pyjos: kernel panic: {result.message}", file=sys.stderr)
         return EXIT_PANIC
@@ -210,9 +303,26 @@ def cmd_list() -> int:
     return EXIT_OK
 
 
+def check_bench_options(ns: argparse.Namespace) -> None:
+    """Refuse options the chosen benchmark would ignore; check outputs first."""
+    given = [name for name in _FORK_ONLY if getattr(ns, name) is not None]
+    if ns.what != "fork" and given:
+        raise UsageError(f"--{given[0].replace('_', '-')} applies to `bench fork` only, "
+                         f"not to {'the suite' if ns.what is None else 'bench ' + ns.what}")
+    if ns.iterations is not None and ns.what not in _COUNTED:
+        raise UsageError(f"--iterations applies to bench {', '.join(_COUNTED)} only")
+    check_output(ns.csv, "--csv")
+    check_output(ns.plot, "--plot")
+    if ns.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("--plot needs matplotlib: python3 -m pip install matplotlib "
+                         "(or pip install 'pyjos[plot]')")
+
+
 def cmd_bench(ns: argparse.Namespace) -> int:
     from . import bench
 
+    check_bench_options(ns)
+    check_cache()
     if ns.what is None:
         return _bench_suite(ns)
     if ns.what == "fork":
@@ -244,18 +354,20 @@ def _bench_fork(ns: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"pyjos: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    config = {"strategies": strategies, "pages": pages, "forks": ns.forks, "repeat": ns.repeat,
-              "seed": ns.seed, "cow_faults": ns.cow_faults, "models": [m.name for m in models],
+    forks, seed, cow_faults = ns.forks or 5, ns.seed or 0, ns.cow_faults or "user"
+    config = {"strategies": strategies, "pages": pages, "forks": forks, "repeat": ns.repeat,
+              "seed": seed, "cow_faults": cow_faults, "models": [m.name for m in models],
               **bench.environment()}
     if not ns.json:
         print("# pyjos bench fork: " + ", ".join(f"{k} {v}" for k, v in config.items()), flush=True)
-    rows = bench.bench_fork_suite(strategies, pages, ns.forks, ns.repeat, models, ns.seed,
-                                  ns.cow_faults, report.progress_line)
+    rows = bench.bench_fork_suite(strategies, pages, forks, ns.repeat, models, seed,
+                                  cow_faults, report.progress_line)
     answers = bench.answer_lines(rows)
     if ns.csv:
-        report.write_csv(rows, ns.csv)
+        write_output(ns.csv, "--csv", lambda path: report.write_csv(rows, path))
     if ns.plot:
-        report.write_fork_plot(rows, ns.plot, models[0].name)
+        write_output(ns.plot, "--plot",
+                     lambda path: report.write_fork_plot(rows, path, models[0].name))
     if ns.json:
         print(json.dumps({"benchmark": "fork", "config": config,
                           "models": {m.name: {"description": m.description, "cycles": m.cycles,
@@ -266,6 +378,24 @@ def _bench_fork(ns: argparse.Namespace) -> int:
         print(report.fork_tables(rows))
         print("\n".join(answers))
     return EXIT_OK
+
+
+def cmd_fuzz(ns: argparse.Namespace) -> int:
+    from .fuzz import fuzz
+
+    check_cache()
+    print(f"# pyjos fuzz: seed {ns.seed}, calls {ns.calls:,}, envs {ns.envs} + bystander, "
+          f"fork {ns.fork or 'cow'}", flush=True)
+    result = fuzz(ns.seed, ns.calls, ns.envs, fork=ns.fork,
+                  out=sys.stdout.write if ns.verbose else None)
+    print(result.summary())
+    if result.ok:
+        return EXIT_OK
+    if not ns.verbose:
+        print("--- the console's last lines ---\n" + "\n".join(result.tail))
+    for problem in result.problems:
+        print(f"pyjos: fuzz: {problem}", file=sys.stderr)
+    return EXIT_PANIC if result.reason == "panic" else EXIT_ERROR
 
 
 def _bench_suite(ns: argparse.Namespace) -> int:
@@ -284,16 +414,22 @@ def _bench_suite(ns: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     own, prog_args = split_args(sys.argv[1:] if argv is None else argv)
-    ns = make_parser().parse_args(own)
+    parser = make_parser()
+    ns, extra = parser.parse_known_args(own)
+    if extra:  # reported with the subcommand's usage, not the top level's
+        subparser = _subparsers(parser)[ns.command]
+        subparser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if ns.command == "run":
             return cmd_run(ns, prog_args)
         if ns.command == "list":
             return cmd_list()
+        if ns.command == "fuzz":
+            return cmd_fuzz(ns)
         if hasattr(ns, "handler"):  # grade, init
             return ns.handler(ns)
         return cmd_bench(ns)
-    except (BuildError, ElfError, LoadError, MachineError) as exc:
+    except (BuildError, ElfError, LoadError, MachineError, UsageError) as exc:
         print(f"pyjos: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -1,0 +1,208 @@
+"""Reproducers of issue 11: no user program can break the kernel or another env.
+
+One test per item of the issue, each a guest program in tests/guest/iso_*.c.
+Every run is audited (kernel/audit.py) on top of conftest's leak check.  The
+items whose fix belongs in kernel.py/trap.py are strict xfails naming the
+change; item 7's in/out and sysenter/syscall cases are the strict xfails of
+test_robustness.py.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import check_no_leaks, grade_text
+from pyjos.abi import E_FAULT, E_INVAL, E_NO_MEM, PGSIZE
+from pyjos.kernel import Kernel, KernelConfig, LoadError, audit
+
+GUEST = Path(__file__).parent / "guest"
+
+
+def iso(name: str) -> str:
+    return str(GUEST / f"iso_{name}.c")
+
+
+def run_audited(envs: list[tuple[str, list[str]]], **config) -> tuple[str, Kernel, object]:
+    """Boot, create the envs (program path, args), run, and assert the audit is clean."""
+    out: list[str] = []
+    kernel = Kernel(KernelConfig(**config), out=out.append)
+    audit.attach(kernel)
+    for program, args in envs:
+        kernel.create_env(program, args)
+    result = kernel.run()
+    text = "".join(out)
+    check_no_leaks(kernel, result, text)
+    problems = audit.audit(kernel)
+    assert not problems, "audit: " + "\n".join(problems) + f"\n--- output ---\n{text}"
+    return text, kernel, result
+
+
+def results(text: str) -> dict[str, int]:
+    return {m[1]: int(m[2]) for m in re.finditer(r"^R (\S+) (-?\d+)$", text, re.M)}
+
+
+NO_PANIC = [r".*kernel panic.*"]
+
+
+def test_audit_finds_a_wrong_pp_ref_and_a_leaked_page():
+    """The audit is not blind: it reports a miscounted page and a lost page."""
+    kernel = Kernel(KernelConfig(mem=8 << 20), out=lambda _s: None)
+    audit.attach(kernel)
+    assert audit.audit(kernel) == []
+    kernel.pmap.pages[kernel.pmap.boot_pages - 1].pp_ref += 1
+    lost = kernel.pmap.page_alloc()
+    problems = audit.audit(kernel)
+    assert any("pp_ref 2, 1 references" in p for p in problems), problems
+    assert any(f"page {lost:#x} is leaked" in p for p in problems), problems
+    kernel.pmap.mem.write32(kernel.pmap.kern_pgdir, 0x1007)
+    assert any("boot page" in p and "changed at offset 0x0" in p for p in audit.audit(kernel))
+
+
+def test_item1_pp_ref_cannot_wrap():
+    """65,537 aliases of one page: each mapping past 65,535 references fails
+    with -E_NO_MEM (page_map in a batch, sys_fork, IPC page passing)."""
+    text, _k, result = run_audited([(iso("ppref"), [])])
+    assert result.reason == "idle", text
+    r = results(text)
+    assert r["aliases"] == 0xFFFF - 1, text  # the page's own mapping is the first reference
+    assert r["first_error"] == -E_NO_MEM
+    assert r["sys_fork"] == -E_NO_MEM
+    assert r["ipc_page"] == -E_NO_MEM
+    assert r["ipc_no_page"] == 0 and r["child_got_perm"] == 0
+    assert r["still_mine"] == 1
+    grade_text(text, forbidden=NO_PANIC)
+
+
+def test_item2_uvpt_is_never_written_by_a_system_call():
+    """Batch descriptors or result slots in UVPT or across UTOP: -E_FAULT."""
+    text, _k, result = run_audited([(iso("uvpt"), [])])
+    assert result.reason == "idle", text
+    r = results(text)
+    for name in ("batch_text_pt", "batch_text_pt_many", "batch_self_pd", "batch_uvpt_last",
+                 "batch_upages", "batch_below_utop"):
+        assert r[name] == -E_FAULT, (name, text)
+    assert r["page_map_from_uvpt"] == -E_INVAL
+    assert r["batch_still_works"] == 1 and r["text_pte"] == 1
+    grade_text(text, forbidden=NO_PANIC)
+
+
+def test_effective_permission_is_directory_and_table():
+    """Pmap.pte reports what the CPU enforces: the UVPT self-map is read-only."""
+    from pyjos.abi import PDX, PTE_U, PTE_W, UTEXT, UVPT
+
+    kernel = Kernel(KernelConfig(mem=8 << 20), out=lambda _s: None)
+    kernel.create_env("hello")
+    pgdir = kernel.envtab.pgdir(0)
+    raw_pde = kernel.pmap.mem.read32(pgdir + PDX(UTEXT) * 4)
+    assert raw_pde & PTE_W  # the PDE seen as a PTE through UVPT is P|W|U ...
+    seen = kernel.pmap.pte(pgdir, UVPT + PDX(UTEXT) * PGSIZE)
+    assert seen & PTE_U and not seen & PTE_W  # ... but the CPU's view is read-only
+
+
+@pytest.mark.xfail(strict=True, reason="needs kernel.py: enforce CS=GD_UT|3, SS/DS/ES=GD_UD|3 "
+                   "and clear EFLAGS.VM/IOPL/NT on every entry to user mode; destroy an env "
+                   "found in VM86 with a trap printout")
+def test_item3_vm86_from_ring3_hurts_only_its_env():
+    text, _k, result = run_audited([(iso("vm86"), []), (iso("bystander"), ["20"])])
+    grade_text(text, required=[r"bystander ok", r"\[00001000\] free env 00001000"],
+               forbidden=NO_PANIC + [r"vm86 iret returned", r"bystander saw changes",
+                                     r"\[00001001\] user fault.*"])
+
+
+@pytest.mark.parametrize("case", ["kern", "unmapped", "ro"])
+def test_item4_loader_refuses_a_bad_fork_symbol(case):
+    """pyjos_fork_strategy at a kernel address, unmapped, or read-only: a
+    one-line LoadError, and no byte of memory written."""
+    kernel = Kernel(KernelConfig(fork="dumb", mem=8 << 20), out=lambda _s: None)
+    audit.attach(kernel)
+    with pytest.raises(LoadError, match=r"^address 0x[0-9a-f]+ is not in a writable "
+                                        r"segment of the program$"):
+        kernel.create_env(iso(f"forksym_{case}"))
+    assert not [p for p in audit.audit(kernel) if "boot page" in p]
+
+
+@pytest.mark.xfail(strict=True, reason="needs kernel.py: Kernel.create_env_from_elf must free "
+                   "the env when _set_fork_strategy raises LoadError, and _set_fork_strategy "
+                   "must refuse an address that is not 4-byte aligned")
+@pytest.mark.parametrize("case", ["kern", "unaligned"])
+def test_item4_refused_program_leaves_no_env(case):
+    kernel = Kernel(KernelConfig(fork="dumb", mem=8 << 20), out=lambda _s: None)
+    audit.attach(kernel)
+    with pytest.raises(LoadError):
+        kernel.create_env(iso(f"forksym_{case}"))
+    assert kernel.envtab.live() == []
+    assert audit.audit(kernel) == []
+
+
+@pytest.mark.xfail(strict=True, reason="needs kernel.py: save and restore x87/MMX, SSE and "
+                   "fs/gs per env on a switch (Kernel.save_frame/env_run)")
+def test_item5_fpu_sse_and_fs_gs_are_private():
+    text, _k, result = run_audited([(iso("regs"), ["set"]), (iso("regs"), ["look"])])
+    grade_text(text, required=[r"look fs 23 gs 23 fpu_top 0 xmm0 0"], forbidden=NO_PANIC)
+
+
+@pytest.mark.parametrize("quantum", [500, 2000])
+def test_item6_self_send_after_an_early_wake_keeps_registers(quantum):
+    """The running env sends to itself: it stays RUNNING, so the timer saves it."""
+    text, _k, result = run_audited([(iso("selfsend"), [])], quantum=quantum)
+    assert result.reason == "idle" and result.slices > 2, text
+    r = results(text)
+    assert r["wake"] == 0 and r["self_send"] == 0 and r["child_work_ok"] == 1, text
+
+
+def test_item7_lock_on_a_register_instruction_is_invalid():
+    text, _k, _result = run_audited([(iso("insn"), ["lock_nop"])])
+    grade_text(text, required=[r"  trap 0x00000006 Invalid Opcode"], forbidden=[r".*returned"])
+
+
+@pytest.mark.xfail(strict=True, reason="Unicorn runs ins/outs at CPL 3 with IOPL 0 (#GP "
+                   "due), accepts lock on a register-only mov (#UD due) and gives #UD for "
+                   "rdpmc with CR4.PCE = 0 (#GP due): needs machine instruction hooks")
+@pytest.mark.parametrize("what,trap", [("insb", "0d"), ("outsb", "0d"), ("lock_mov", "06"),
+                                       ("rdpmc", "0d")])
+def test_item7_instructions_fault_as_on_the_cpu(what, trap):
+    text, _k, _result = run_audited([(iso("insn"), [what])])
+    grade_text(text, required=[rf"  trap 0x000000{trap} .*"], forbidden=[r".*returned"])
+
+
+def test_item8_breakpoint_without_terminal_stops_the_machine():
+    """The documented behaviour stays the default."""
+    out: list[str] = []
+    kernel = Kernel(KernelConfig(), out=out.append)
+    kernel.create_env(iso("int3"))
+    kernel.create_env(iso("bystander"), ["5"])
+    result = kernel.run()
+    assert result.reason == "monitor", "".join(out)
+
+
+@pytest.mark.xfail(strict=True, reason="needs kernel.py: KernelConfig.on_breakpoint "
+                   "(stop|destroy|continue) read by monitor.breakpoint, and the CLI flag "
+                   "--on-breakpoint")
+@pytest.mark.parametrize("policy,after", [("destroy", False), ("continue", True)])
+def test_item8_on_breakpoint_lets_other_envs_run(policy, after):
+    text, _k, result = run_audited([(iso("int3"), []), (iso("bystander"), ["5"])],
+                                   on_breakpoint=policy)
+    assert result.reason == "idle", text
+    assert ("after int3" in text) == after
+    grade_text(text, required=[r"bystander ok"], forbidden=NO_PANIC)
+
+
+def test_machine_saves_and_restores_fpu_and_sse_state():
+    """The machine half of item 5: save_extended/load_extended round-trip the
+    x87 stack and the XMM registers (the kernel must call them on a switch)."""
+    from pyjos.machine.machine import EXTENDED_REGS, INITIAL_EXTENDED, Machine
+
+    machine = Machine(8 << 20)
+    state = tuple(0x3FFF8000000000000000 + i if 3 <= i < 11 else
+                  (0x5EEDF00D << 96) | i if 11 <= i < 19 else v
+                  for i, v in enumerate(INITIAL_EXTENDED))
+    assert len(state) == len(EXTENDED_REGS)
+    machine.load_extended(state)
+    saved = machine.save_extended()
+    machine.load_extended(INITIAL_EXTENDED)
+    assert machine.save_extended() == INITIAL_EXTENDED
+    machine.load_extended(saved)
+    assert machine.save_extended() == state
