@@ -124,9 +124,6 @@ def test_item4_loader_refuses_a_bad_fork_symbol(case):
     assert not [p for p in audit.audit(kernel) if "boot page" in p]
 
 
-@pytest.mark.xfail(strict=True, reason="needs kernel.py: Kernel.create_env_from_elf must free "
-                   "the env when _set_fork_strategy raises LoadError, and _set_fork_strategy "
-                   "must refuse an address that is not 4-byte aligned")
 @pytest.mark.parametrize("case", ["kern", "unaligned"])
 def test_item4_refused_program_leaves_no_env(case):
     kernel = Kernel(KernelConfig(fork="dumb", mem=8 << 20), out=lambda _s: None)
@@ -193,9 +190,9 @@ def test_item8_on_breakpoint_lets_other_envs_run(policy, after):
 def test_machine_saves_and_restores_fpu_and_sse_state():
     """The machine half of item 5: save_extended/load_extended round-trip the
     x87 stack and the XMM registers (the kernel must call them on a switch)."""
-    from pyjos.machine.machine import EXTENDED_REGS, INITIAL_EXTENDED, Machine
+    from pyjos.machine.machine import EXTENDED_REGS, INITIAL_EXTENDED, Machine, PhysMem
 
-    machine = Machine(8 << 20)
+    machine = Machine(PhysMem(8 << 20))
     state = tuple(0x3FFF8000000000000000 + i if 3 <= i < 11 else
                   (0x5EEDF00D << 96) | i if 11 <= i < 19 else v
                   for i, v in enumerate(INITIAL_EXTENDED))

@@ -96,6 +96,5 @@ def set_fork_strategy(envtab: EnvTable, idx: int, elf: bytes, strategy: str) -> 
     for page in range(ROUNDDOWN(va, PGSIZE), ROUNDUP(va + size, PGSIZE), PGSIZE):
         if page >= UTOP or page == USTACKTOP - PGSIZE \
                 or (envtab.pmap.pte(pgdir, page) & _USER_RW) != _USER_RW:
-            raise LoadError(f"{FORK_STRATEGY_SYMBOL} at {va:#x} is not in a writable segment "
-                            "of the program")
+            raise LoadError(f"address {va:#x} is not in a writable segment of the program")
     copyout_force(envtab.pmap, pgdir, va, struct.pack("<i", fork_strategy(strategy)))

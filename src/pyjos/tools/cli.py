@@ -15,6 +15,7 @@ from ..abi import FORK_KINDS, FORK_STRATEGIES
 from ..guest.build import BuildError, list_programs
 from ..kernel import DEFAULT_MEM_MIB, DEFAULT_QUANTUM
 from . import grade, skeleton
+from .args import MAX_COUNT, MAX_INSNS, MAX_QUANTUM, bounded, int_list, mib, names
 from .costmodel import MODEL_NAMES
 from ..guest.elf import ElfError
 from ..kernel.load import LoadError
@@ -25,54 +26,6 @@ EXIT_ERROR = 1  # unknown program, build error, bad ELF, bad setting
 EXIT_PANIC = 3  # kernel panic (a kernel bug)
 EXIT_LIMIT = 4  # --max-insns reached
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
-
-
-def _mib(text: str) -> int:
-    value = int(text)
-    if value < 4 or value > 3072:
-        raise argparse.ArgumentTypeError("memory must be 4 to 3072 MiB")
-    return value
-
-
-def _bounded(lo: int, hi: int) -> Callable[[str], int]:
-    """An argparse type: an integer from lo to hi (said in the error)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be from {lo:,} to {hi:,} (got {text})")
-        return value
-    return parse
-
-
-MAX_QUANTUM = 10**9  # a slice longer than this would hold the CPU for minutes
-MAX_INSNS = 10**15
-MAX_COUNT = 10**8  # iterations, fuzz calls
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a comma-separated list of integers: {text!r}") from None
-    if any(v < 0 or v > 65536 for v in values):
-        raise argparse.ArgumentTypeError("page counts must be 0 to 65536")
-    return values
-
-
-def _names(kind: str, valid: tuple[str, ...]) -> Callable[[str], list[str]]:
-    """An argparse type: a comma-separated list of names from `valid`."""
-    def parse(text: str) -> list[str]:
-        names = text.split(",")
-        for name in names:
-            if name not in valid:
-                raise argparse.ArgumentTypeError(
-                    f"unknown {kind} {name!r} (choose from {', '.join(valid)})")
-        return names
-    return parse
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -88,14 +41,14 @@ def make_parser() -> argparse.ArgumentParser:
                                      "files, one env each; arguments after -- reach umain.")
     run.add_argument("programs", nargs="+", metavar="PROGRAM",
                      help="bundled program name or path to a .c file")
-    run.add_argument("--mem", type=_mib, default=DEFAULT_MEM_MIB, metavar="MIB",
+    run.add_argument("--mem", type=mib, default=DEFAULT_MEM_MIB, metavar="MIB",
                      help=f"physical memory in MiB (default {DEFAULT_MEM_MIB})")
-    run.add_argument("--quantum", type=_bounded(1, MAX_QUANTUM), default=DEFAULT_QUANTUM,
+    run.add_argument("--quantum", type=bounded(1, MAX_QUANTUM), default=DEFAULT_QUANTUM,
                      metavar="N",
                      help="time slice before preemption, in guest basic blocks (instructions "
                           "where no host C compiler builds the native timer; 1 to "
                           f"{MAX_QUANTUM:,}; default {DEFAULT_QUANTUM})")
-    run.add_argument("--max-insns", type=_bounded(0, MAX_INSNS), default=0, metavar="N",
+    run.add_argument("--max-insns", type=bounded(0, MAX_INSNS), default=0, metavar="N",
                      help="stop with exit status 4 once at least N guest instructions ran "
                           "(checked at each timer interrupt; 0 = no limit, at most 10^15)")
     run.add_argument("--fork", choices=list(FORK_STRATEGIES), default=None,
@@ -125,26 +78,26 @@ def make_parser() -> argparse.ArgumentParser:
     bench.add_argument("what", nargs="?", choices=["syscall", "fault", "fork", "ipc", "programs"],
                        help="which benchmark (default: the whole suite, one table)")
     bench.add_argument("--json", action="store_true", help="print results as JSON on stdout")
-    bench.add_argument("--iterations", type=_bounded(1, MAX_COUNT), default=None, metavar="N",
+    bench.add_argument("--iterations", type=bounded(1, MAX_COUNT), default=None, metavar="N",
                        help="calls (syscall, default 200000), faults (fault, default 8192) "
                             "or messages (ipc, default 20000)")
-    bench.add_argument("--repeat", type=_bounded(1, 1000), default=3, metavar="R",
+    bench.add_argument("--repeat", type=bounded(1, 1000), default=3, metavar="R",
                        help="measurements; figures are the minimum or the median (default 3)")
-    bench.add_argument("--strategy", type=_names("strategy", FORK_KINDS), default=None,
+    bench.add_argument("--strategy", type=names("strategy", FORK_KINDS), default=None,
                        metavar="S[,S...]",
                        help=f"fork strategies (fork; default {','.join(FORK_KINDS)})")
-    bench.add_argument("--pages", type=_int_list, default=None, metavar="N[,N...]",
+    bench.add_argument("--pages", type=int_list, default=None, metavar="N[,N...]",
                        help="extra mapped pages of the forking process "
                             "(fork; default 0,16,64,256,1024,4096)")
-    bench.add_argument("--forks", type=_bounded(1, 10_000), default=None, metavar="F",
+    bench.add_argument("--forks", type=bounded(1, 10_000), default=None, metavar="F",
                        help="forks per measurement (fork; default 5)")
-    bench.add_argument("--model", type=_names("cost model", MODEL_NAMES), default=None,
+    bench.add_argument("--model", type=names("cost model", MODEL_NAMES), default=None,
                        metavar="M[,M...]",
                        help="cost models for modelled cycles: i386, p4, host (calibrated on "
                             "this machine) (fork; default all three)")
     bench.add_argument("--cow-faults", choices=["user", "kernel"], default=None,
                        help="who resolves copy-on-write faults (fork; default user)")
-    bench.add_argument("--seed", type=_bounded(0, 2**32 - 1), default=None,
+    bench.add_argument("--seed", type=bounded(0, 2**32 - 1), default=None,
                        help="seed of the order in which the fork cases are measured (default 0)")
     bench.add_argument("--csv", type=Path, metavar="FILE", help="write the fork rows as CSV")
     bench.add_argument("--plot", type=Path, metavar="FILE.png",
@@ -157,11 +110,11 @@ def make_parser() -> argparse.ArgumentParser:
                                       "registers; then the kernel audits its memory.  Exit "
                                       "status 0 only if nothing broke; the same seed gives "
                                       "the same run.")
-    fuzz.add_argument("--seed", type=_bounded(0, 2**31 - 1), default=0,
+    fuzz.add_argument("--seed", type=bounded(0, 2**31 - 1), default=0,
                       help="seed of the guest's random numbers (default 0)")
-    fuzz.add_argument("--calls", type=_bounded(1, MAX_COUNT), default=200_000, metavar="N",
+    fuzz.add_argument("--calls", type=bounded(1, MAX_COUNT), default=200_000, metavar="N",
                       help="system calls to make, batched calls included (default 200000)")
-    fuzz.add_argument("--envs", type=_bounded(1, 16), default=3, metavar="E",
+    fuzz.add_argument("--envs", type=bounded(1, 16), default=3, metavar="E",
                       help="fuzzing envs besides the bystander (default 3)")
     fuzz.add_argument("--fork", choices=["dumb", "cow", "batch", "kernel"], default=None,
                       help="what the fuzzers' fork() does (default cow)")

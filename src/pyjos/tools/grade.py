@@ -27,6 +27,7 @@ from pathlib import Path
 from ..guest.build import BuildError, build_jos_program, build_program, jos_tree
 from ..guest.elf import ElfError
 from ..kernel.load import LoadError
+from .args import bounded
 from .labs import LABS, LabTest
 
 CONTEXT = 2  # lines shown around each GOOD or BAD line of a failed test
@@ -249,8 +250,6 @@ def summary(lab: str, outcomes: list[Outcome]) -> dict:
 # --- the command line ---------------------------------------------------------------------
 def add_parser(sub) -> None:
     """Add `pyjos grade` to the subcommands `sub` (of cli.make_parser)."""
-    from .cli import _positive
-
     p = sub.add_parser("grade", help="run JOS's lab 3 or lab 4 grader on pyjos",
                        description="The tests of MIT 6.828's grade-lab3 or grade-lab4 (same "
                                    "names, points, parts and expected lines), each on a fresh "
@@ -259,11 +258,11 @@ def add_parser(sub) -> None:
     p.add_argument("--jos", type=Path, metavar="DIR",
                    help="build the programs from your JOS tree: DIR/user/NAME.c with DIR/inc "
                         "and DIR/lib (see `pyjos init`)")
-    p.add_argument("-j", "--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N",
+    p.add_argument("-j", "--jobs", type=bounded(1, 1024), default=os.cpu_count() or 1, metavar="N",
                    help="tests run at once, one process each (default: the number of cores)")
     p.add_argument("--only", nargs="+", action="extend", metavar="NAME",
                    help="run only these tests (the score is then of these)")
-    p.add_argument("--budget-scale", type=_positive, default=1, metavar="N",
+    p.add_argument("--budget-scale", type=bounded(1, 10**6), default=1, metavar="N",
                    help="multiply each test's instruction budget (JOS's timeout) by N, for "
                         "slow but correct code (default 1)")
     p.add_argument("--json", action="store_true",

@@ -1,0 +1,57 @@
+"""argparse types shared by the subcommands: bounded integers, lists, names.
+
+Every numeric option is bounded, and each error says the bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+
+def mib(text: str) -> int:
+    value = int(text)
+    if value < 4 or value > 3072:
+        raise argparse.ArgumentTypeError("memory must be 4 to 3072 MiB")
+    return value
+
+
+def bounded(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: an integer from lo to hi (said in the error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be from {lo:,} to {hi:,} (got {text})")
+        return value
+    return parse
+
+
+MAX_QUANTUM = 10**9  # a slice longer than this would hold the CPU for minutes
+MAX_INSNS = 10**15
+MAX_COUNT = 10**8  # iterations, fuzz calls
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of integers: {text!r}") from None
+    if any(v < 0 or v > 65536 for v in values):
+        raise argparse.ArgumentTypeError("page counts must be 0 to 65536")
+    return values
+
+
+def names(kind: str, valid: tuple[str, ...]) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated list of names from `valid`."""
+    def parse(text: str) -> list[str]:
+        names = text.split(",")
+        for name in names:
+            if name not in valid:
+                raise argparse.ArgumentTypeError(
+                    f"unknown {kind} {name!r} (choose from {', '.join(valid)})")
+        return names
+    return parse
