@@ -153,10 +153,11 @@ def test_stepi_over_a_system_call(gdb_tool, tmp_path):
         "break sys_getenvid", "continue",
         "while *(unsigned short *)$pc != 0x30cd\n  stepi\nend",
         "set $at = $pc", "print/x $eax", "stepi", "print $pc == $at + 2", "print/x $eax",
-        "print $_thread", "detach"], tmp_path)
+        "print $_thread", "continue"], tmp_path)
     status, console, err = target.finish()
     values = re.findall(r"^\$\d+ = (.*)$", out, re.M)
     assert values == ["0x2", "1", "0x1000", "1"], out  # SYS_getenvid in, the env id out
+    assert "[Inferior 1 (Remote target) exited normally]" in out
     assert status == 0 and console == plain_console("hello"), err
 
 
@@ -173,19 +174,26 @@ def test_step_another_thread(gdb_tool, tmp_path):
     assert status == 130 and "pyjos: killed by gdb" in err
 
 
-def _spin_until_child(gdb: str, tmp_path: Path, commands: list[str]):
-    """spin with a slice too long to end: gdb continues; returns when the child spins."""
-    target = Pyjos("--quantum", "2000000000", "spin")
+def _continue_until(gdb: str, tmp_path: Path, args: tuple[str, ...], line: str,
+                    commands: list[str]) -> tuple[Pyjos, subprocess.Popen]:
+    """pyjos ARGS under a gdb that continues; returns once the console shows line."""
+    target = Pyjos(*args)
     proc = subprocess.Popen(gdb_command(gdb, target, ["continue", *commands], tmp_path),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             stdin=subprocess.DEVNULL)
-    target.wait_line("I am the child.  Spinning...")
+    target.wait_line(line)
     time.sleep(0.3)
     return target, proc
 
 
+# spin with a time slice too long to end within the test: the child spins
+SPIN = ("--quantum", "2000000000", "spin")
+FOREVER = str(Path(__file__).parent / "gdbprogs" / "gdbforever.c")
+
+
 def test_ctrl_c_in_gdb_interrupts_spin(gdb_tool, tmp_path):
-    target, gdb = _spin_until_child(gdb_tool, tmp_path, ["info threads", "print/x $pc", "kill"])
+    target, gdb = _continue_until(gdb_tool, tmp_path, SPIN, "I am the child.  Spinning...",
+                                  ["info threads", "kill"])
     try:
         gdb.send_signal(signal.SIGINT)
         out = gdb.communicate(timeout=60)[0]
@@ -206,8 +214,8 @@ def test_ctrl_c_at_the_terminal_ends_pyjos(gdb_tool, tmp_path):
     status, console, err = waiting.finish(30)
     assert status == 130 and err.strip().endswith("pyjos: interrupted"), err
     assert "hello, world" not in console
-    # running under gdb
-    target, gdb = _spin_until_child(gdb_tool, tmp_path, [])
+    # running under gdb (SIGINT is seen when a time slice ends)
+    target, gdb = _continue_until(gdb_tool, tmp_path, (FOREVER,), "looping for ever", [])
     try:
         target.proc.send_signal(signal.SIGINT)
         status, console, err = target.finish(30)
@@ -245,3 +253,14 @@ def test_bad_packets_do_not_hurt_the_machine():
         assert _exchange(conn, packet.frame(b"D")) == b"+" + packet.frame(b"OK")
     status, console, err = target.finish()
     assert status == 0 and console == plain_console("hello"), err
+
+
+def test_a_second_gdb_stops_a_detached_run(gdb_tool, tmp_path):
+    target = Pyjos(FOREVER)
+    first = run_gdb(gdb_tool, target, ["detach"], tmp_path)
+    assert "[Inferior 1 (Remote target) detached]" in first
+    target.wait_line("looping for ever")
+    out = run_gdb(gdb_tool, target, ["info threads", "kill"], tmp_path)
+    status, console, err = target.finish()
+    assert "* 1    Thread 4096 (env 00001000 gdbforever RUNNING cpu 0) umain" in out, out
+    assert status == 130 and "pyjos: killed by gdb" in err
