@@ -264,3 +264,58 @@ def test_a_second_gdb_stops_a_detached_run(gdb_tool, tmp_path):
     status, console, err = target.finish()
     assert "* 1    Thread 4096 (env 00001000 gdbforever RUNNING cpu 0) umain" in out, out
     assert status == 130 and "pyjos: killed by gdb" in err
+
+
+@pytest.mark.parametrize("address, message", [
+    ("nonsense:99999", "bad gdb address 'nonsense:99999'"),
+    ("192.0.2.1:1234", "--gdb 192.0.2.1:1234: Cannot assign requested address"),
+])
+def test_bad_gdb_address_is_one_line(address, message):
+    done = subprocess.run([sys.executable, "-m", "pyjos", "run", "-q", f"--gdb={address}", "hello"],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 1
+    assert done.stderr.startswith("pyjos: ") and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+def test_target_in_process_hooks_only_while_attached():
+    """KernelTarget without gdb: a breakpoint hit in the child, refused register
+    writes, and after detach no hook is left (the run is as without a debugger)."""
+    from pyjos.kernel import Kernel, KernelConfig
+    from pyjos.tools.gdb.kernel_target import KernelTarget
+    from pyjos.tools.gdb.target import CONTINUE, STOP_BREAKPOINT, SW_BREAK, TargetError
+
+    out: list[str] = []
+    kernel = Kernel(KernelConfig(), out=out.append)
+    kernel.create_env(GDBCOW)
+    target = KernelTarget(kernel)
+    machine = kernel.machine
+    addr = next(a for a, _size, name in kernel.envtab.programs[0].symbols if name == "child_start")
+    seen: dict[str, object] = {}
+
+    def debugger() -> None:
+        target.insert_breakpoint(SW_BREAK, addr)
+        seen["hooked"] = dict(machine._breakpoints)
+        seen["stop"] = target.resume(CONTINUE, None)
+        regs = target.read_registers(0x1001)
+        seen["eip"] = regs[8]
+        for i, bad in ((10, 0x08), (9, 0x0)):  # a ring-0 cs; eflags without IF
+            try:
+                target.write_registers(0x1001, regs[:i] + [bad] + regs[i + 1:])
+            except TargetError as exc:
+                seen.setdefault("refused", []).append(str(exc))
+        seen["threads"] = target.threads()
+        target.detach()
+
+    thread = threading.Thread(target=debugger)
+    thread.start()
+    result = kernel.run()
+    target.finish()
+    thread.join(10)
+    assert seen["hooked"] and addr in seen["hooked"]
+    assert seen["stop"].thread == 0x1001 and seen["stop"].reason == STOP_BREAKPOINT
+    assert seen["eip"] == addr
+    assert len(seen["refused"]) == 2
+    assert seen["threads"] == [0x1000, 0x1001]
+    assert machine._breakpoints == {} and machine._step_hook is None
+    assert result.reason == "idle" and "parent: counter 1\n" in "".join(out)

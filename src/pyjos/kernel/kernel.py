@@ -217,6 +217,9 @@ class Kernel:
         --max-insns is checked at each timer interrupt: a slice of `quantum`
         units ran at least `quantum` instructions (a basic block holds one or
         more), so the run stops once at least max_insns instructions ran.
+        With a debugger, it gets the CPU before the first user instruction and
+        at each debug stop (a code hook or a stop request); after it returns,
+        the same env goes on at the same instruction with the rest of the slice.
         """
         slices = 0
         quantum = self.config.quantum
