@@ -60,9 +60,10 @@ class Pyjos:
     def finish(self, timeout: float = 60) -> tuple[int, str, str]:
         """(exit status, console without the '# ' lines, stderr)."""
         try:
-            err = self.proc.communicate(timeout=timeout)[1]
+            self.proc.wait(timeout)  # stdout is the reader thread's alone
         finally:
             self.proc.kill()
+        err = self.proc.stderr.read()  # a few lines: never fills the pipe
         self._reader.join(5)
         console = "\n".join(line for line in self.lines if not line.startswith("#")) + "\n"
         return self.proc.returncode, console, err

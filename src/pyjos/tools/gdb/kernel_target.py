@@ -59,7 +59,7 @@ class KernelTarget(Target):
         self._stops: queue.Queue = queue.Queue()
         self._breaks: dict[str, set[int]] = {SW_BREAK: set(), HW_BREAK: set()}
         self._attached = True  # a gdb session wants the machine stopped for it
-        self._serving = False  # the main thread is in _serve
+        self._serving = False  # the main thread handles a stop: it serves requests
         self._go = False  # the request just served lets the machine run
         self._waiting = False  # a resume() waits for the next stop
         self._over_break = False  # stepping off a breakpoint, then continuing
@@ -74,6 +74,7 @@ class KernelTarget(Target):
             cpu.save_frame(cpu.env)
         event = self._stop_event(cpu)
         if event is not None:
+            self._serving = True  # before gdb hears of the stop and asks more
             if self._waiting:
                 self._waiting = False
                 self._stops.put(event)
@@ -107,7 +108,6 @@ class KernelTarget(Target):
     def _serve(self) -> None:
         """Run the session's requests until one lets the machine go (or the
         run is ended from the terminal)."""
-        self._serving = True
         try:
             while self.k.stop_reason is None:
                 try:
@@ -319,6 +319,8 @@ class KernelTarget(Target):
             env_run(self.k, cpu, idx, in_hook=False)
         eip = self.k.envs[cpu.env].env_tf.tf_eip
         self._over_break = action == CONTINUE and self._is_break(eip)
+        for other in self.k.cpus:
+            other.machine.stop_requested = False  # asked while stopped: nothing to stop
         if action == STEP or self._over_break:
             cpu.machine.set_single_step(True)
         self._waiting = True
