@@ -14,6 +14,7 @@ one host thread): ``self.cpu`` is that CPU, ``self.cpus`` all of them.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import os
@@ -21,7 +22,7 @@ import select
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,7 @@ class RunResult:
     """How a run ended."""
 
     reason: str  # "idle" (no env left), "monitor", "max-insns", "panic", "output-closed",
-    #              "interrupted" (SIGINT)
+    #              "interrupted" (SIGINT), "killed" (by gdb)
     message: str = ""
     slices: int = 0
 
@@ -88,6 +89,9 @@ class Kernel:
         self.fork_log = self.forks.log  # per fork: traps, syscalls, seconds
         self.stop_reason: str | None = None
         self.stop_message = ""
+        # A debugger's stop handler (pyjos run --gdb): the run loop calls it with
+        # the CPU stopped, its env's registers in its CPU; it returns to go on.
+        self.debugger: Callable[[Cpu], None] | None = None
         self.mem = PhysMem(self.config.mem)
         machine = Machine(self.mem)
         machine.calibrate()  # before boot: it borrows physical pages 1-5
@@ -215,6 +219,9 @@ class Kernel:
         --max-insns is checked at each timer interrupt: a slice of `quantum`
         units ran at least `quantum` instructions (a basic block holds one or
         more), so the run stops once at least max_insns instructions ran.
+        With a debugger, it gets the CPU before the first user instruction and
+        at each debug stop (a code hook or a stop request); after it returns,
+        the same env goes on at the same instruction with the rest of the slice.
         """
         slices = 0
         quantum = self.config.quantum
@@ -222,18 +229,26 @@ class Kernel:
         self.stop_reason = None
         cpu = self.cpu
         machine = cpu.machine
-        if not self._start(cpu):
+        if not self._start(cpu) or not self._debug_stop(cpu):
             return self._ended(slices)
+        slice_units: int | None = quantum
         while True:
             try:
-                expired = machine.run_slice(machine.eip(), quantum)
+                expired = machine.run_slice(machine.eip(), slice_units)
             except Exception as exc:  # Unicorn refused to go on: the kernel's fault
                 self.panic(f"CPU stopped: {exc}", exc)
                 break
             cpu.charge_blocks()
             if self.stop_reason is not None:
                 break
-            if not expired:
+            slice_units = quantum
+            if self.debugger is not None and (machine.debug_hit or machine.stop_requested):
+                if not self._debug_stop(cpu):
+                    break
+                if not expired:
+                    slice_units = None  # the rest of this slice
+                    continue
+            elif not expired:
                 self.panic("the CPU stopped with no reason (no timer, no kernel stop)")
                 break
             slices += 1
@@ -260,6 +275,24 @@ class Kernel:
         env_run(self, cpu, idx, in_hook=False)
         cpu.flush_tlb_if_stale()
         return True
+
+    def _debug_stop(self, cpu: Cpu) -> bool:
+        """Hand a stopped cpu to the debugger, if one is attached (before the
+        first user instruction, and when a debug hook or a stop request stopped
+        it); it returns when the CPU may go on.  False if the run must end."""
+        if self.debugger is not None:
+            self.debugger(cpu)
+        return self.stop_reason is None
+
+    @contextlib.contextmanager
+    def console_captured(self) -> Iterator[list[str]]:
+        """Console output goes into the yielded list instead (gdb's monitor)."""
+        saved, lines = self._out, []
+        self._out = lines.append
+        try:
+            yield lines
+        finally:
+            self._out = saved
 
     def _park(self, cpu: Cpu) -> None:
         """The run stops between slices: the running env's registers go to its

@@ -261,6 +261,13 @@ class Pmap:
             self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm)
             self.events.count("cow_reuses", 1, va)
             return 0
+        return self.page_private_copy(pgdir, va, perm)
+
+    def page_private_copy(self, pgdir: int, va: int, perm: int) -> int:
+        """Map a new copy of the page mapped at va in pgdir in its place, with
+        perm (the kernel copies the page).  Returns 0 or -E_NO_MEM."""
+        va = va & ~0xFFF
+        ppn = self.pte(pgdir, va) >> PGSHIFT
         new = self.page_alloc(zero=False)
         if new is None:
             return -E_NO_MEM

@@ -275,6 +275,11 @@ TrapHook = Callable[[int, int, bool], None]
 _CTL_TLB_FLUSH = (ucc.UC_CTL_IO_WRITE << 30) | ucc.UC_CTL_TLB_FLUSH
 _INTR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 _INVALID_CB = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_void_p)
+_CODE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
+# Why a debug hook stopped the CPU (Machine.take_debug_stop).
+DEBUG_BREAK = "break"  # before an instruction at a code breakpoint
+DEBUG_STEP = "step"  # before the instruction after the single-stepped one
+DEBUG_REQUEST = "request"  # request_stop() was called
 
 
 # Registers a context switch must carry besides the trap frame: the x87/MMX
@@ -315,6 +320,7 @@ class Machine:
         self._ctx_size = self._ctx.size
         self.on_trap: TrapHook = self._unexpected_trap
         self.timer_unit = "instructions"
+        self._quantum = 0  # the last slice length run_slice was given
         self.stopped = False
         self.restarts = 0  # silent triple-fault stops resumed by run_slice
         self.on_syscall: Callable[[], None] = self._unexpected_syscall
@@ -322,6 +328,13 @@ class Machine:
         self.data_segs = (GD_UD | 3, GD_UD | 3)
         self._trampoline: int | None = None  # user va of TRAMPOLINE_CODE
         self._deferred: FrameSlots | None = None  # frame whose segments wait for it
+        # Debugging: hooks exist only while a debugger asks for them.
+        self.stop_requested = False  # request_stop() was called (from any thread)
+        self.debug_hit: tuple[str, int] | None = None  # (DEBUG_BREAK/STEP, eip) of a hook stop
+        self._breakpoints: dict[int, int] = {}  # va -> hook handle
+        self._step_hook: int | None = None
+        self._stepped = False  # the single-stepped instruction has started
+        self._break_cb, self._step_cb = _CODE_CB(self._hook_break), _CODE_CB(self._hook_step)
         self._hooks = [self._raw_hook(ucc.UC_HOOK_INTR, _INTR_CB(self._hook_intr)),
                        self._raw_hook(ucc.UC_HOOK_INSN_INVALID, _INVALID_CB(self._hook_invalid))]
         self._write_boot_page()
@@ -387,8 +400,10 @@ class Machine:
         """Run from eip until the kernel stops the CPU or `count` insns ran."""
         self.uc.emu_start(eip, 0, 0, count)
 
-    def run_slice(self, eip: int, quantum: int) -> bool:
-        """Run one time slice of `quantum` timer units from eip.
+    def run_slice(self, eip: int, quantum: int | None) -> bool:
+        """Run one time slice of `quantum` timer units from eip (None: what is
+        left of the current slice, after a debug stop; a full slice again
+        without the native timer).
 
         Returns True if the slice ran out (a timer interrupt), False if the
         kernel stopped the CPU.  With the block hook installed, Unicorn leaves
@@ -400,16 +415,19 @@ class Machine:
         of the budget (``restarts`` counts them; about 3 us each).
         """
         self.stopped = False
+        if quantum is not None:
+            self._quantum = quantum
         if self.timer_unit == "instructions":
-            self.uc.emu_start(eip, 0, 0, quantum)
-            return not self.stopped
+            self.uc.emu_start(eip, 0, 0, self._quantum)
+            return not (self.stopped or self.stop_requested)
         budget = self._budget
-        budget.left = quantum
+        if quantum is not None:
+            budget.left = quantum
         budget.expired = 0
         stuck = 0
         while True:
             self.uc.emu_start(eip, 0, 0, 0)
-            if budget.expired or self.stopped:
+            if budget.expired or self.stopped or self.stop_requested:
                 return bool(budget.expired)
             resume = self.eip()
             stuck = stuck + 1 if resume == eip else 0
@@ -430,12 +448,14 @@ class Machine:
         self.stopped = True
         self.uc.emu_stop()
 
-    def _raw_hook(self, kind: int, callback: ctypes._CFuncPtr) -> tuple[int, object]:
-        """Register a ctypes callback directly (the binding's wrapper costs ~0.5 us)."""
+    def _raw_hook(self, kind: int, callback: ctypes._CFuncPtr, begin: int = 1,
+                  end: int = 0) -> tuple[int, object]:
+        """Register a ctypes callback directly (the binding's wrapper costs ~0.5 us)
+        for addresses [begin, end] (begin > end: all)."""
         handle = ctypes.c_size_t()
         status = uclib.uc_hook_add(self._handle, ctypes.byref(handle), kind,
                                    ctypes.cast(callback, ctypes.c_void_p), None,
-                                   ctypes.c_uint64(1), ctypes.c_uint64(0))
+                                   ctypes.c_uint64(begin), ctypes.c_uint64(end))
         if status:
             raise MachineError(f"uc_hook_add({kind}) failed: {UcError(status)}")
         return handle.value, callback  # keep the callback alive
@@ -464,6 +484,69 @@ class Machine:
         self.on_trap(_T_ILLOP, 0, False)
         return True
 
+
+    # --- debugging ---------------------------------------------------------------
+    # Code hooks are added only while a debugger asks for them, so without one
+    # the CPU runs exactly as before.  A hook stops the CPU *before* the
+    # instruction at its address (measured: uc_emu_stop in a UC_HOOK_CODE
+    # callback leaves EIP there); hooks apply to code translated after they
+    # were added, so adding or removing one drops every translated block.
+    def add_code_breakpoint(self, va: int) -> None:
+        """Stop before any instruction at virtual address va (in every address space)."""
+        if va not in self._breakpoints:
+            self._breakpoints[va] = self._raw_hook(ucc.UC_HOOK_CODE, self._break_cb, va, va)[0]
+            self.tb_flush()
+
+    def remove_code_breakpoint(self, va: int) -> None:
+        """Undo add_code_breakpoint (nothing if va has none)."""
+        handle = self._breakpoints.pop(va, None)
+        if handle is not None:
+            self._del_hook(handle)
+
+    def set_single_step(self, on: bool) -> None:
+        """With on, the CPU executes one instruction (a trap it raises is handled
+        inside it, so an ``int $0x30`` completes) and stops before the next one,
+        whichever env that belongs to.  The trampoline's own trap is not counted."""
+        if on and self._step_hook is None:
+            self._stepped = False
+            self._step_hook = self._raw_hook(ucc.UC_HOOK_CODE, self._step_cb)[0]
+            self.tb_flush()
+        elif not on and self._step_hook is not None:
+            handle, self._step_hook = self._step_hook, None
+            self._del_hook(handle)
+
+    def request_stop(self) -> None:
+        """Stop the CPU soon (gdb's Ctrl-C); callable from any thread.  If it is
+        not inside emu_start now, run_slice returns at the end of the next slice."""
+        self.stop_requested = True
+        uclib.uc_emu_stop(self._handle)
+
+    def take_debug_stop(self) -> tuple[str, int] | None:
+        """(why, eip) of the last debug stop, forgotten as it is returned; a hook
+        stop wins over a stop request.  None if there was none."""
+        hit, self.debug_hit = self.debug_hit, None
+        requested, self.stop_requested = self.stop_requested, False
+        if hit is None and requested:
+            hit = (DEBUG_REQUEST, self.eip())
+        return hit
+
+    def _hook_break(self, _uc: int, address: int, _size: int, _user: int) -> None:
+        if self._step_hook is None:  # a step decides for itself
+            self.debug_hit = (DEBUG_BREAK, address)
+            self.stop()
+
+    def _hook_step(self, _uc: int, address: int, _size: int, _user: int) -> None:
+        if address == self._trampoline:
+            return
+        if not self._stepped:
+            self._stepped = True
+            return
+        self.debug_hit = (DEBUG_STEP, address)
+        self.stop()
+
+    def _del_hook(self, handle: int) -> None:
+        uclib.uc_hook_del(self._handle, ctypes.c_size_t(handle))
+        self.tb_flush()
 
     # --- calibration ------------------------------------------------------------
     def calibrate(self) -> None:
@@ -642,7 +725,7 @@ class Machine:
             _uc_reg_write(self._uch, reg, ctypes.addressof(buf))
 
     def fs_gs(self) -> tuple[int, int]:
-        """fs and gs selectors."""
+        """fs and gs selectors (no Trapframe holds them)."""
         return self.reg_read(x86.UC_X86_REG_FS) & 0xFFFF, self.reg_read(x86.UC_X86_REG_GS) & 0xFFFF
 
     def set_fs_gs(self, fs: int, gs: int) -> None:
@@ -672,5 +755,6 @@ class Machine:
         self.uc.ctl_flush_tb()
 
 
-__all__ = ["Machine", "MachineError", "PhysMem", "UcError", "FRAME_REGS", "FrameSlots",
-           "FrameLayout", "REGISTERS", "TRAMPOLINE_CODE", "EXTENDED_REGS", "INITIAL_EXTENDED"]
+__all__ = ["DEBUG_BREAK", "DEBUG_REQUEST", "DEBUG_STEP", "Machine", "MachineError", "PhysMem",
+           "UcError", "FRAME_REGS", "FrameSlots", "FrameLayout", "REGISTERS", "TRAMPOLINE_CODE",
+           "EXTENDED_REGS", "INITIAL_EXTENDED"]

@@ -64,6 +64,10 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--stats", action="store_true", help="print event counters after the run")
     run.add_argument("--stats-json", type=Path, metavar="FILE",
                      help="write event counters (global and per env) as JSON")
+    run.add_argument("--gdb", nargs="?", const="127.0.0.1:1234", metavar="[HOST:]PORT",
+                     help="boot stopped before the first user instruction and serve gdb's "
+                          "remote protocol on HOST:PORT (default 127.0.0.1:1234; give it "
+                          "after the programs or as --gdb=ADDR); envs are threads")
     run.add_argument("-q", "--quiet", action="store_true",
                      help="do not echo the configuration line first")
 
@@ -214,7 +218,12 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
               f"programs {' '.join(ns.programs)}, args {prog_args}", flush=True)
     for program in ns.programs:
         grade.create_env(kernel, program, prog_args, ns.jos)
+    stub = _gdb_stub(kernel, ns) if ns.gdb is not None else None
+    if stub is False:
+        return EXIT_ERROR
     result = kernel.run()
+    if stub:
+        stub.finish()
     if result.reason == "output-closed":
         _silence_stdout()
         return EXIT_OK
@@ -229,10 +238,27 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
     if result.reason == "max-insns":
         print(f"pyjos: {result.message}", file=sys.stderr)
         return EXIT_LIMIT
-    if result.reason == "interrupted":
-        print("pyjos: interrupted", file=sys.stderr)
+    if result.reason in ("interrupted", "killed"):
+        print(f"pyjos: {'interrupted' if result.reason == 'interrupted' else result.message}",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _gdb_stub(kernel, ns: argparse.Namespace):
+    """--gdb: listen for gdb and print the command to type; False on error."""
+    from ..guest.build import build_program
+    from .gdb.kernel_target import GdbStub
+
+    try:
+        stub = GdbStub(kernel, ns.gdb, lambda line: print(f"# {line}", file=sys.stderr, flush=True))
+    except (ValueError, OSError) as exc:
+        print(f"pyjos: --gdb {ns.gdb}: {exc.strerror if isinstance(exc, OSError) else exc}",
+              file=sys.stderr)
+        return False
+    print(f"# gdb: waiting for gdb on {stub.host}:{stub.port}; type:\n"
+          f"#   {stub.command(build_program(ns.programs[0]))}", flush=True)
+    return stub
 
 
 def _silence_stdout() -> None:
