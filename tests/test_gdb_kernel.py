@@ -188,7 +188,7 @@ def _continue_until(gdb: str, tmp_path: Path, args: tuple[str, ...], line: str,
 
 
 # spin with a time slice too long to end within the test: the child spins
-SPIN = ("--quantum", "2000000000", "spin")
+SPIN = ("--quantum", "1000000000", "spin")
 FOREVER = str(Path(__file__).parent / "gdbprogs" / "gdbforever.c")
 
 
