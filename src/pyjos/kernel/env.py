@@ -141,6 +141,7 @@ class EnvTable:
         """Release env idx's memory and return it to the free list (`by`: the
         id of the env doing it, 0 for the kernel).  No CPU may be running it."""
         e = self.envs[idx]
+        self.pmap.events.emit("env_free", idx, e.env_id)  # its memory still mapped
         self.emit(f"[{by:08x}] free env {e.env_id:08x}\n")
         pmap = self.pmap
         pgdir = self.pgdir(idx)

@@ -322,9 +322,14 @@ def dispatch(k: Kernel, regs: list[int], batch: bool = False) -> int:
     entry = TABLE.get(regs[0])
     if entry is None:
         k.events.bump("syscalls.unknown", 1, regs)
-        return -E_INVAL
-    k.events.bump(entry.counter, 1, regs)
-    if batch and not entry.batchable:
-        return -E_INVAL
-    nargs = entry.nargs
-    return entry.handler(k, *regs[1:nargs + 1]) if nargs else entry.handler(k)
+        ret = -E_INVAL
+    else:
+        k.events.bump(entry.counter, 1, regs)
+        if batch and not entry.batchable:
+            ret = -E_INVAL
+        else:
+            nargs = entry.nargs
+            ret = entry.handler(k, *regs[1:nargs + 1]) if nargs else entry.handler(k)
+    if k.events.watched:
+        k.events.emit("syscall_return", regs[0], ret)
+    return ret

@@ -40,8 +40,6 @@ def syscall_trap(k: Kernel, cpu: Cpu) -> None:
         k.events.bump("traps.syscall")
         regs = cpu.machine.read_syscall_args()
         ret = syscall.dispatch(k, regs)
-        if k.events.watched:
-            k.events.emit("syscall_return", regs[0], ret)
         trap_return(k, cpu, ret)
     except Exception as exc:  # a Python exception in the kernel is a kernel bug
         k.panic(f"kernel bug in a system call: {type(exc).__name__}: {exc}", exc)
