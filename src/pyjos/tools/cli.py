@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..guest.build import BuildError, list_programs
+from . import observe
 from .bench import FORK_STRATEGIES
 from .costmodel import MODEL_NAMES
 from ..guest.elf import ElfError
@@ -102,6 +103,7 @@ def make_parser() -> argparse.ArgumentParser:
                      help="write event counters (global and per env) as JSON")
     run.add_argument("-q", "--quiet", action="store_true",
                      help="do not echo the configuration line first")
+    observe.add_options(run)
 
     sub.add_parser("list", help="list the bundled programs")
 
@@ -148,21 +150,33 @@ def split_args(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
-    from ..kernel import Kernel, KernelConfig
+    from ..api import boot, to_stdout
     from ..kernel.monitor import TerminalLines
 
-    config = KernelConfig(mem=ns.mem * 1024 * 1024, quantum=ns.quantum,
-                          max_insns=ns.max_insns, fork=ns.fork, cow_faults=ns.cow_faults,
-                          monitor_input=TerminalLines() if sys.stdin.isatty() else None)
-    kernel = Kernel(config)
+    try:
+        observe.check(ns)
+    except observe.ObserveError as exc:
+        print(f"pyjos: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    system = boot(mem_mib=ns.mem, quantum=ns.quantum, max_insns=ns.max_insns, fork=ns.fork,
+                  cow_faults=ns.cow_faults,
+                  monitor_input=TerminalLines() if sys.stdin.isatty() else None,
+                  echo=to_stdout, keep_console=False)
+    kernel = system.kernel
     if not ns.quiet:
         print(f"# pyjos {__version__} unicorn {UNICORN_VERSION}: mem {ns.mem} MiB, "
               f"quantum {ns.quantum} {kernel.machine.timer_unit}, max-insns {ns.max_insns or 'none'}, "
               f"fork {ns.fork or 'cow'}, cow-faults {ns.cow_faults}, "
               f"programs {' '.join(ns.programs)}, args {prog_args}", flush=True)
-    for program in ns.programs:
-        kernel.create_env(program, prog_args)
-    result = kernel.run()
+    try:
+        with observe.watching(system, ns, f"pyjos run {' '.join(ns.programs)} "
+                                          f"(fork {ns.fork or 'cow'})"):
+            for program in ns.programs:
+                system.spawn(program, prog_args)
+            result = system.run()
+    except observe.ObserveError as exc:
+        print(f"pyjos: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     if result.reason == "output-closed":
         _silence_stdout()
         return EXIT_OK
