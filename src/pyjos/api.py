@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .abi import EnvStatus
-from .kernel import Kernel, KernelConfig, RunResult
+from .guest.build import BuildError
+from .guest.elf import ElfError
+from .kernel import Kernel, KernelConfig, LoadError, RunResult
 from .kernel.events import EVENTS, Event, Subscription
 from .kernel.frames import env_mappings, frame_mappers, pp_ref
 from .kernel.kernel import DEFAULT_MEM_MIB, DEFAULT_QUANTUM, MIB
@@ -205,4 +207,5 @@ def boot(mem_mib: int = DEFAULT_MEM_MIB, quantum: int = DEFAULT_QUANTUM, max_ins
     return System(config, echo, keep_console)
 
 
-__all__ = ["boot", "to_stdout", "System", "EnvInfo", "PageMapping", "Frame", "Event", "EVENTS", "RunResult"]
+__all__ = ["boot", "to_stdout", "System", "EnvInfo", "PageMapping", "Frame", "Event", "EVENTS", "RunResult",
+           "BuildError", "ElfError", "LoadError"]

@@ -238,6 +238,7 @@ class Kernel:
             if max_slices and slices >= max_slices:
                 self.events.bump("traps.timer")
                 self._park(cpu)
+                cpu.resched = True  # a later run() goes on as this timer interrupt would
                 self.halt("max-insns", f"--max-insns {self.config.max_insns} reached: stopped after "
                                        f"{slices} time slices of {quantum} {machine.timer_unit}")
                 break
@@ -248,9 +249,11 @@ class Kernel:
 
     def _start(self, cpu: Cpu) -> bool:
         """Load cpu's env from outside any hook: the one it ran when the last
-        run stopped, if it may run, else the next; False if none can run."""
+        run stopped, if it may run and its time slice had not run out, else
+        the next; False if none can run."""
         idx = cpu.env
-        if idx is None or self.envs[idx].env_status not in _MAY_RUN:
+        if cpu.resched or idx is None or self.envs[idx].env_status not in _MAY_RUN:
+            cpu.resched = False
             idx = sched_pick(self)
         if idx is None:
             self.halt("idle")
