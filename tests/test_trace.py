@@ -184,3 +184,17 @@ def test_cli_trace_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, mess
     captured = capsys.readouterr()
     assert captured.err == message + "\n"
     assert "Traceback" not in captured.out + captured.err
+
+
+@pytest.mark.parametrize("program, want", [
+    ("nestedfault", [("upcalls", 0x10000000), ("upcalls", 0x20000000),
+                     ("upcall_return", 0x20000000), ("upcall_return", 0x10000000)]),
+    ("faultdie", [("upcalls", 0xdeadbeef)]),  # the handler destroys the env: no return
+])
+def test_upcall_return_is_seen_innermost_first(program, want):
+    system = boot()
+    seen = []
+    system.subscribe(lambda e: seen.append((e.name, e.args[0])), ["upcalls", "upcall_return"])
+    system.spawn(program)
+    system.run()
+    assert seen == want

@@ -166,6 +166,7 @@ def env_destroy(k: Kernel, idx: int) -> None:
     picks another env at the end of this trap."""
     by = k.cur_id()
     k.forks.forget(idx)
+    k.upcalls_open.pop(idx, None)
     for cpu in k.cpus:
         if cpu.env == idx:
             cpu.env = None

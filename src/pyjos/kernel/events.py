@@ -75,8 +75,9 @@ EVENTS: dict[str, EventKind] = {
     "fork_begin": EventKind("a fork episode began; args: child index", counted=False),
     "syscall_return": EventKind("a system call returned (each call of a batch too); args: "
                                 "number, result", counted=False),
-    "upcall_return": EventKind("an env resumed the faulting code after its upcall; args: va",
-                               counted=False),
+    "upcall_return": EventKind("an env's upcall returned to the faulting code, seen at the "
+                               "env's first trap after it (its esp off the exception stack; "
+                               "emitted only while watched); args: fault va", counted=False),
 }
 
 COUNTERS = tuple(name for name, kind in EVENTS.items() if kind.counted)

@@ -88,6 +88,7 @@ class Kernel:
         self.events = Events(self.stats)
         self.forks = ForkEpisodes(self.events, self.stats)
         self.fork_log = self.forks.log  # per fork: traps, syscalls, seconds
+        self.upcalls_open: dict[int, list[int]] = {}  # watched only: env -> fault vas (trap.py)
         self.stop_reason: str | None = None
         self.stop_message = ""
         self.mem = PhysMem(self.config.mem)

@@ -39,7 +39,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ..abi import PGSIZE, UXSTACKTOP
 from ..kernel.events import COUNTERS, EVENTS, Event
 from ..kernel.frames import multiply_referenced
 from ..kernel.syscall import TABLE
@@ -49,13 +48,11 @@ if TYPE_CHECKING:
     from ..kernel import Kernel
 
 CLOCKS = ("blocks", *(f"model:{m}" for m in MODEL_NAMES), "wall")
-_TRAPS = ("traps.syscall", "traps.page_fault", "traps.breakpoint", "traps.exception",
-          "traps.timer")
 _SYSCALLS = tuple(name for name in EVENTS if name.startswith("syscalls."))
 # --trace-filter categories -> the events each needs.
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "syscall": (*_SYSCALLS, "syscall_return"),
-    "fault": ("page_faults", "upcalls", "cow_faults_in_kernel", "env_free", *_TRAPS),
+    "fault": ("page_faults", "upcalls", "upcall_return", "cow_faults_in_kernel", "env_free"),
     "copy": ("pages_copied", "kernel_page_copies", "cow_reuses"),
     "tlb": ("tlb_flushes",),
     "switch": ("env_switches", "env_run"),
@@ -64,7 +61,6 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "counts": COUNTERS,
     "memory": ("env_free", "fork.calls", "pages_copied", "kernel_page_copies", "cow_reuses"),
 }
-XSTACK = UXSTACKTOP - PGSIZE
 
 
 def _no_default(obj: object) -> object:
@@ -239,10 +235,9 @@ class Tracer:
         out = []
         if name in _SYSCALLS and self.want["syscall"]:
             out.append(self._syscall)
-        if name in _TRAPS and self.want["fault"]:
-            out.append(self._trap_entry)
         simple = {"syscall_return": self._syscall_return, "page_faults": self._page_fault,
-                  "upcalls": self._upcall, "cow_faults_in_kernel": self._note,
+                  "upcalls": self._upcall, "upcall_return": self._upcall_return,
+                  "cow_faults_in_kernel": self._note,
                   "pages_copied": self._note, "kernel_page_copies": self._note,
                   "cow_reuses": self._note, "tlb_flushes": self._note,
                   "env_switches": self._switch, "env_run": self._env_run,
@@ -290,18 +285,18 @@ class Tracer:
         self.async_mark("b", ev, ts, "upcall", f"{ev.env:x}.{len(stack)}",
                         {"va": f"0x{ev.args[0]:08x}", "depth": len(stack)})
 
-    def _trap_entry(self, ev: Event, ts: float) -> None:
-        """An env with open upcalls traps: if its esp has left the exception
-        stack, its upcalls returned."""
-        if self.upcalls.get(ev.env):
-            esp = self.kernel.cpus[ev.cpu].machine.read_frame()[9]
-            if not XSTACK <= esp < UXSTACKTOP:
-                self._end_upcalls(ev, ev.env, ts)
+    def _upcall_return(self, ev: Event, ts: float) -> None:
+        stack = self.upcalls.get(ev.env)
+        if stack:
+            self.async_mark("e", ev, ts, "upcall", f"{ev.env:x}.{len(stack)}", {})
+            stack.pop()
 
     def _end_upcalls(self, ev: Event, envid: int, ts: float) -> None:
+        """envid is freed (or the run ended) inside its upcalls: they end here."""
         stack = self.upcalls.pop(envid, [])
         while stack:
-            self.async_mark("e", ev, ts, "upcall", f"{envid:x}.{len(stack)}", {}, tid=envid)
+            self.async_mark("e", ev, ts, "upcall", f"{envid:x}.{len(stack)}", {"ended": True},
+                            tid=envid)
             stack.pop()
 
     def _env_free(self, ev: Event, ts: float) -> None:
