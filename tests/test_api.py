@@ -95,3 +95,13 @@ def test_the_cli_runs_on_the_api(monkeypatch, capsys):
     assert cli.main(["run", "-q", "--fork", "kernel", "hello"]) == 0
     assert booted and booted[0]["fork"] == "kernel" and booted[0]["echo"] is api.to_stdout
     assert "hello, world" in capsys.readouterr().out
+
+
+def test_the_readmes_python_example_runs(capsys):
+    readme = (DOC.parent.parent / "README.md").read_text()
+    section = readme.split("## Python API", 1)[1]
+    (block,) = re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], re.S)
+    exec(compile(block, "README.md", "exec"), {})  # noqa: S102
+    out = capsys.readouterr().out
+    assert re.search(r"^00001000 ENV_RUNNABLE \d+ pages$", out, re.M)
+    assert out.count("fork.calls (") >= 10
