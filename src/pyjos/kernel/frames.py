@@ -89,11 +89,18 @@ def pp_ref(k: Kernel, ppn: int) -> int:
 
 
 def pp_refs(k: Kernel) -> np.ndarray:
-    """pages[].pp_ref as a writable view, strided over struct PageInfo."""
+    """pages[].pp_ref as a writable view, strided over struct PageInfo (one
+    view per machine)."""
     pmap = k.pmap
-    return np.ndarray((pmap.npages,), dtype=f"<u{PageInfo.pp_ref.size}", buffer=pmap.mem.buf,
-                      offset=pmap.pages_pa + PageInfo.pp_ref.offset,
-                      strides=(ctypes.sizeof(PageInfo),))
+    refs = _REFS.get(pmap)
+    if refs is None:
+        refs = _REFS[pmap] = np.ndarray(
+            (pmap.npages,), dtype=f"<u{PageInfo.pp_ref.size}", buffer=pmap.mem.buf,
+            offset=pmap.pages_pa + PageInfo.pp_ref.offset, strides=(ctypes.sizeof(PageInfo),))
+    return refs
+
+
+_REFS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def multiply_referenced(k: Kernel) -> int:
