@@ -53,22 +53,6 @@ KINDS = {  # kind -> (colour, legend text)
 }
 
 
-class MemViewError(Exception):
-    """A bad --memview-at list."""
-
-
-def parse_moments(text: str | None) -> tuple[str, ...]:
-    """The moments of a --memview-at list (None: all of them)."""
-    if text is None:
-        return MOMENTS
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    bad = [n for n in names if n not in MOMENTS]
-    if bad or not names:
-        raise MemViewError(f"unknown memview moment {','.join(bad) or text!r} "
-                           f"(choose from {', '.join(MOMENTS)})")
-    return names
-
-
 def page_kind(m: Mapping, sharers: int) -> str:
     """The kind of a mapping whose frame `sharers` envs (this one included) map."""
     if m.va == XSTACK:
@@ -111,6 +95,8 @@ class MemView:
                  title: str = "pyjos memory") -> None:
         self.kernel = kernel
         self.at = tuple(at)
+        if set(self.at) - set(MOMENTS):
+            raise ValueError(f"unknown memview moments {self.at} (choose from {MOMENTS})")
         self.count = 0
         self.forks = 0
         self.out: TextIO = open(path, "w", encoding="utf-8")

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..api import System
-from .memview import MOMENTS, MemView, MemViewError, parse_moments
-from .trace import CATEGORIES, CLOCKS, Tracer, TraceError, parse_filter
+from .memview import MOMENTS, MemView
+from .trace import CATEGORIES, CLOCKS, Tracer, TraceError
 
 
 T = TypeVar("T")
@@ -46,16 +46,25 @@ def add_options(run: argparse.ArgumentParser) -> None:
                           "episode, as each env exits, after the run; default all)")
 
 
+def choose(kind: str, text: str | None, valid: tuple[str, ...]) -> tuple[str, ...]:
+    """The names of a comma-separated option value, all from valid (None: all)."""
+    if text is None:
+        return valid
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    bad = [n for n in names if n not in valid]
+    if bad or not names:
+        raise ObserveError(f"unknown {kind} {', '.join(map(repr, bad)) or repr(text)} "
+                           f"(choose from {', '.join(valid)})")
+    return names
+
+
 def check(ns: argparse.Namespace) -> None:
     """Raise ObserveError for a bad clock, filter or moment list (before booting)."""
-    try:
-        if ns.trace_clock not in CLOCKS:
-            raise TraceError(f"unknown trace clock {ns.trace_clock!r} "
-                             f"(choose from {', '.join(CLOCKS)})")
-        parse_filter(ns.trace_filter)
-        parse_moments(ns.memview_at)
-    except (TraceError, MemViewError) as exc:
-        raise ObserveError(str(exc)) from None
+    choose("trace clock", ns.trace_clock, CLOCKS)
+    if "," in ns.trace_clock:
+        raise ObserveError(f"one trace clock, not {ns.trace_clock!r}")
+    choose("trace category", ns.trace_filter, tuple(CATEGORIES))
+    choose("memview moment", ns.memview_at, MOMENTS)
 
 
 def _opened(path: Path, make: Callable[[], T]) -> T:
@@ -75,10 +84,12 @@ def watching(system: System, ns: argparse.Namespace, title: str) -> Iterator[Non
     try:
         if ns.trace is not None:
             observers.append(_opened(ns.trace, lambda: Tracer(
-                system.kernel, ns.trace, ns.trace_clock, parse_filter(ns.trace_filter))))
+                system.kernel, ns.trace, ns.trace_clock,
+                choose("trace category", ns.trace_filter, tuple(CATEGORIES)))))
         if ns.memview is not None:
             observers.append(_opened(ns.memview, lambda: MemView(
-                system.kernel, ns.memview, parse_moments(ns.memview_at), title)))
+                system.kernel, ns.memview, choose("memview moment", ns.memview_at, MOMENTS),
+                title)))
         yield
     finally:
         for observer in observers:

@@ -77,20 +77,9 @@ _ENCODE = (c_make_encoder(None, _no_default, encode_basestring_ascii, None, ":",
                           False, False, True) if c_make_encoder else _encode_slowly)
 
 
-class TraceError(Exception):
-    """A bad --trace setting (unknown clock or category)."""
-
-
-def parse_filter(text: str | None) -> tuple[str, ...]:
-    """The categories of a --trace-filter list (None: all of them)."""
-    if text is None:
-        return tuple(CATEGORIES)
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    bad = [n for n in names if n not in CATEGORIES]
-    if bad or not names:
-        raise TraceError(f"unknown trace category {','.join(bad) or text!r} "
-                         f"(choose from {', '.join(CATEGORIES)})")
-    return names
+class TraceError(ValueError):
+    """A bad trace setting (unknown clock or category, or a cost model that
+    cannot be had)."""
 
 
 class Clock:
@@ -160,6 +149,8 @@ class Tracer:
         self.kernel = kernel
         self.clock = Clock(kernel, clock)
         self.categories = tuple(categories) if categories is not None else tuple(CATEGORIES)
+        if set(self.categories) - set(CATEGORIES):
+            raise TraceError(f"unknown trace categories {self.categories} (see CATEGORIES)")
         self.out: TextIO = open(path, "w", encoding="utf-8", buffering=1 << 16)
         self.first = True
         self.tracks: set[tuple[int, int]] = set()
