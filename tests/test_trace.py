@@ -142,11 +142,15 @@ def test_wall_clock_keeps_the_fork_seconds(tmp_path):
     assert ends and all(e["args"]["seconds"] > 0 for e in ends)
 
 
-def test_filter_keeps_only_the_categories_asked_for(tmp_path):
+def test_filter_keeps_only_the_categories_asked_for(tmp_path, forktree):
     trace, system, _ = traced(tmp_path, "forktree", categories=["syscall", "fork"])
     cats = {r.get("cat") for r in trace["traceEvents"] if r["ph"] != "M"}
     assert cats == {"syscall", "fork"}
     assert trace["otherData"]["categories"] == ["syscall", "fork"]
+    # The same time axis as the whole trace's: the clock counts every event.
+    def calls(t):
+        return [(r["name"], r["ts"], r["dur"]) for r in records(t, "X", cat="syscall")]
+    assert calls(trace) == calls(forktree[0])
 
 
 def test_the_trace_streams_to_the_file_during_the_run(tmp_path):

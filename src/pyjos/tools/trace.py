@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 import time
 from json.encoder import c_make_encoder, encode_basestring_ascii
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -49,18 +49,23 @@ if TYPE_CHECKING:
 
 CLOCKS = ("blocks", *(f"model:{m}" for m in MODEL_NAMES), "wall")
 _SYSCALLS = tuple(name for name in EVENTS if name.startswith("syscalls."))
-# --trace-filter categories -> the events each needs.
-CATEGORIES: dict[str, tuple[str, ...]] = {
-    "syscall": (*_SYSCALLS, "syscall_return"),
-    "fault": ("page_faults", "upcalls", "upcall_return", "cow_faults_in_kernel", "env_free"),
-    "copy": ("pages_copied", "kernel_page_copies", "cow_reuses"),
-    "tlb": ("tlb_flushes",),
-    "switch": ("env_switches", "env_run"),
-    "fork": ("fork_begin", "fork.calls", "env_free"),
-    "trap": ("traps.timer", "traps.breakpoint", "traps.exception"),
-    "counts": COUNTERS,
-    "memory": ("env_free", "fork.calls", "pages_copied", "kernel_page_copies", "cow_reuses"),
+_COUNTED = frozenset(COUNTERS)
+_NOTES = ("pages_copied", "kernel_page_copies", "cow_reuses")
+# --trace-filter categories: event -> the Tracer method that records it.
+RECORDS: dict[str, dict[str, str]] = {
+    "syscall": {**dict.fromkeys(_SYSCALLS, "_syscall"), "syscall_return": "_syscall_return"},
+    "fault": {"page_faults": "_page_fault", "upcalls": "_upcall",
+              "upcall_return": "_upcall_return", "cow_faults_in_kernel": "_note",
+              "env_free": "_env_free"},
+    "copy": dict.fromkeys(_NOTES, "_note"),
+    "tlb": {"tlb_flushes": "_note"},
+    "switch": {"env_switches": "_switch", "env_run": "_env_run"},
+    "fork": {"fork_begin": "_fork_begin", "fork.calls": "_fork_end", "env_free": "_env_free"},
+    "trap": dict.fromkeys(("traps.timer", "traps.breakpoint", "traps.exception"), "_note"),
+    "counts": dict.fromkeys(("env_switches", "fork.calls", "env_free"), "_flush_counts"),
+    "memory": dict.fromkeys(("env_free", "fork.calls", *_NOTES), "_memory"),
 }
+CATEGORIES = tuple(RECORDS)
 
 
 def _no_default(obj: object) -> object:
@@ -110,7 +115,7 @@ class Clock:
         if self.scaled:
             price = self.prices.get(ev.name)
             if price:
-                self.units += price * (ev.n or 1)
+                self.units += price * (ev.n if ev.name in _COUNTED else 1)
         elif ev.name != "guest_blocks":
             self.units += 1
         blocks = self.kernel.cpus[ev.cpu].machine.blocks_executed() or 0
@@ -148,7 +153,7 @@ class Tracer:
                  categories: Iterable[str] | None = None) -> None:
         self.kernel = kernel
         self.clock = Clock(kernel, clock)
-        self.categories = tuple(categories) if categories is not None else tuple(CATEGORIES)
+        self.categories = tuple(categories) if categories is not None else CATEGORIES
         if set(self.categories) - set(CATEGORIES):
             raise TraceError(f"unknown trace categories {self.categories} (see CATEGORIES)")
         self.out: TextIO = open(path, "w", encoding="utf-8", buffering=1 << 16)
@@ -161,15 +166,18 @@ class Tracer:
         self.totals: dict[str, int] = {}
         self.dirty: set[str] = set()
         self.syscalls = _syscall_names()
-        self.want = {cat: cat in self.categories for cat in CATEGORIES}
-        names: set[str] = set()
+        self.counting = "counts" in self.categories
+        self.handlers: dict[str, list[Callable[[Event, float], None]]] = {}
         for cat in self.categories:
-            names.update(CATEGORIES[cat])
+            for name, method in RECORDS[cat].items():
+                handlers = self.handlers.setdefault(name, [])
+                if getattr(self, method) not in handlers:
+                    handlers.append(getattr(self, method))
         self.out.write('{"otherData":' + json.dumps(
             {"generator": "pyjos", "clock": clock, "categories": list(self.categories)},
             separators=(",", ":")) + ',\n"traceEvents":[\n')
-        self.handlers = {name: self._handler(name) for name in names}
-        self.sub = kernel.events.subscribe(self.on_event, names)
+        # Every event, whatever the filter: the clock counts them all.
+        self.sub = kernel.events.subscribe(self.on_event)
 
     # --- writing ------------------------------------------------------------------------
     def emit(self, record: dict[str, Any]) -> None:
@@ -216,36 +224,11 @@ class Tracer:
     def on_event(self, ev: Event) -> None:
         """The subscription's callback: one kernel event."""
         ts = self.clock.tick(ev)
-        if ev.name in COUNTERS and self.want["counts"]:
+        if self.counting and ev.name in _COUNTED:
             self.totals[ev.name] = self.totals.get(ev.name, 0) + ev.n
             self.dirty.add(ev.name)
-        for handler in self.handlers[ev.name]:
+        for handler in self.handlers.get(ev.name, ()):
             handler(ev, ts)
-
-    def _handler(self, name: str) -> list:
-        out = []
-        if name in _SYSCALLS and self.want["syscall"]:
-            out.append(self._syscall)
-        simple = {"syscall_return": self._syscall_return, "page_faults": self._page_fault,
-                  "upcalls": self._upcall, "upcall_return": self._upcall_return,
-                  "cow_faults_in_kernel": self._note,
-                  "pages_copied": self._note, "kernel_page_copies": self._note,
-                  "cow_reuses": self._note, "tlb_flushes": self._note,
-                  "env_switches": self._switch, "env_run": self._env_run,
-                  "fork_begin": self._fork_begin, "fork.calls": self._fork_end}
-        cat = next((c for c, names in CATEGORIES.items()
-                    if name in names and c not in ("counts", "memory")), None)
-        if name in simple and cat is not None and self.want[cat]:
-            out.append(simple[name])
-        if name in ("traps.timer", "traps.breakpoint", "traps.exception") and self.want["trap"]:
-            out.append(self._note)
-        if name == "env_free" and (self.want["fault"] or self.want["fork"]):
-            out.append(self._env_free)
-        if name in ("env_switches", "fork.calls", "env_free"):
-            out.append(self._flush_counts)
-        if name in CATEGORIES["memory"] and self.want["memory"]:
-            out.append(self._memory)
-        return out
 
     def _syscall(self, ev: Event, ts: float) -> None:
         regs = ev.args[0]
@@ -380,7 +363,7 @@ class Tracer:
         for child in sorted(self.forks):
             self._end_fork(end_ev, end, child, {"unfinished": True})
         self._flush_counts(None, end)
-        if self.want["memory"]:
+        if "memory" in self.categories:
             self._memory(None, end)
         self.out.write("\n]}\n")
         self.out.close()
