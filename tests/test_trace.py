@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from pyjos.abi import FORK_STRATEGIES
 from pyjos.api import boot
 from pyjos.kernel.events import COUNTERS
 from pyjos.tools import cli
+from pyjos.tools.memview import MemView
 from pyjos.tools.trace import CATEGORIES, Tracer
 
 
@@ -202,3 +204,30 @@ def test_upcall_return_is_seen_innermost_first(program, want):
     system.spawn(program)
     system.run()
     assert seen == want
+
+
+GOLDEN = Path(__file__).parent / "golden"
+WATCHED_CASES = ("forktree [fork=batch]", "primes 300", "faultdie", "nestedfault", "sendpage",
+                 "forkbench 16 2 sfork", "breakpoint", "pingpong [cow_faults=kernel]")
+
+
+@pytest.mark.parametrize("key", WATCHED_CASES)
+def test_watching_changes_nothing(tmp_path, key):
+    """With the trace and the memory picture on, a run prints and counts exactly
+    what tests/golden recorded without them (and the trace is valid JSON)."""
+    sys.path.insert(0, str(GOLDEN))
+    import capture  # tests/golden/capture.py
+
+    (case,) = [c for c in capture.cases() if capture.key(*c) == key]
+    program, args, settings = case
+    want = json.loads((GOLDEN / "programs.json").read_text())[key]
+    system = boot(max_insns=capture.MAX_INSNS, **settings)
+    tracer = Tracer(system.kernel, tmp_path / "t.json")
+    view = MemView(system.kernel, tmp_path / "m.html")
+    system.spawn(program, args)
+    result = system.run()
+    tracer.close()
+    view.close()
+    json.loads((tmp_path / "t.json").read_text())
+    assert (result.reason, system.console) == (want["reason"], want["console"])
+    assert system.stats_per_env() == want["stats"]

@@ -26,8 +26,8 @@ The time axis (`ts`, in the format's microseconds) is a clock: ``blocks``
 so kernel work is ordered and visible; ``model:i386|p4|host`` is the cost
 model's cycles (guest blocks and counted kernel events priced as in
 costmodel.py) turned into microseconds at that CPU's clock rate; ``wall`` is
-host time.  The first two are deterministic: two runs give byte-identical
-files.  Records stream to the file as they happen.
+host time.  All but ``wall`` are deterministic: two runs give
+byte-identical files.  Records stream to the file as they happen.
 """
 
 from __future__ import annotations
