@@ -18,8 +18,9 @@ From the event registry (kernel/events.py):
 
 Counters (`C`): "free pages", "shared frames" (frames with pp_ref > 1, that
 is mapped by two or more envs; sampled at fork ends, exits and copies),
-and every counted event's running total under its registry name, so the last
-value of each equals its `--stats` counter.
+and every counted event's running total under its registry name (written at
+each timer interrupt, fork end and exit, and at the end), so the last value of
+each equals its `--stats` counter.
 
 The time axis (`ts`, in the format's microseconds) is a clock: ``blocks``
 (the default) is guest basic blocks executed plus one unit per kernel event,
@@ -62,7 +63,7 @@ RECORDS: dict[str, dict[str, str]] = {
     "switch": {"env_switches": "_switch", "env_run": "_env_run"},
     "fork": {"fork_begin": "_fork_begin", "fork.calls": "_fork_end", "env_free": "_env_free"},
     "trap": dict.fromkeys(("traps.timer", "traps.breakpoint", "traps.exception"), "_note"),
-    "counts": dict.fromkeys(("env_switches", "fork.calls", "env_free"), "_flush_counts"),
+    "counts": dict.fromkeys(("traps.timer", "fork.calls", "env_free"), "_flush_counts"),
     "memory": dict.fromkeys(("env_free", "fork.calls", *_NOTES), "_memory"),
 }
 CATEGORIES = tuple(RECORDS)
@@ -160,7 +161,7 @@ class Tracer:
         self.first = True
         self.tracks: set[tuple[int, int]] = set()
         self.running: dict[int, tuple[int, float]] = {}  # cpu -> (env id, since)
-        self.calls: dict[int, list[tuple[str, float, int, tuple]]] = {}  # cpu -> open calls
+        self.calls: dict[int, list[tuple]] = {}  # cpu -> open calls (name, ts, env, params, values)
         self.upcalls: dict[int, list[float]] = {}  # env id -> open upcalls' start
         self.forks: set[int] = set()  # child ids of the fork episodes in progress
         self.totals: dict[str, int] = {}
@@ -231,18 +232,22 @@ class Tracer:
             handler(ev, ts)
 
     def _syscall(self, ev: Event, ts: float) -> None:
+        """A call begins: remember it until its syscall_return."""
         regs = ev.args[0]
-        name, params = self.syscalls.get(regs[0], ("sys_unknown", ()))
-        args = tuple(regs[1:len(params) + 1]) if params else (regs[0],)
-        self.calls.setdefault(ev.cpu, []).append((name, ts, ev.env, args))
+        known = self.syscalls.get(regs[0])
+        if known is None:
+            name, params, values = "sys_unknown", ("number",), (regs[0],)
+        else:
+            name, params = known
+            values = tuple(regs[1:len(params) + 1])
+        self.calls.setdefault(ev.cpu, []).append((name, ts, ev.env, params, values))
 
     def _syscall_return(self, ev: Event, ts: float) -> None:
         stack = self.calls.get(ev.cpu)
         if not stack:
             return
-        name, start, tid, values = stack.pop()
-        params = self.syscalls.get(ev.args[0], ("", ("number",)))[1] or ("number",)
-        args: dict[str, Any] = {p: f"0x{v:08x}" for p, v in zip(params, values, strict=False)}
+        name, start, tid, params, values = stack.pop()
+        args: dict[str, Any] = {p: f"0x{v:08x}" for p, v in zip(params, values, strict=True)}
         ret = ev.args[1]
         args["ret"] = ret - (1 << 32) if ret >= 1 << 31 else ret
         self.span(ev.cpu, tid, name, "syscall", start, ts, args)
@@ -355,7 +360,7 @@ class Tracer:
             self._end_run(cpu, end)
         for cpu, stack in self.calls.items():  # a call that never returned (the run stopped)
             while stack:
-                name, start, tid, _values = stack.pop()
+                name, start, tid, _params, _values = stack.pop()
                 self.span(cpu, tid, name, "syscall", start, end, {"ret": None})
         end_ev = Event("end", 0, 0, 0, ())
         for envid in list(self.upcalls):
