@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pyjos.abi import PGSIZE, PTE_COW, PTE_W, USTACKTOP
+from pyjos.abi import PGSIZE, USTACKTOP
 from pyjos.api import boot
+from pyjos.kernel.frames import multiply_referenced
 from pyjos.kernel.monitor import format_mappings, perm_string
 from pyjos.tools import cli
 from pyjos.tools.memview import KINDS, MemView
@@ -37,9 +38,9 @@ def viewed(tmp_path: Path, program: str, args=(), at=("fork", "exit", "end"), **
 
     def record(_ev):
         k = system.kernel
-        ours.append({f"{k.envs[i].env_id:08x}": [[va, pte >> 12, perm_string(pte & 0xFFF)]
-                                                 for va, pte in k.pmap.user_pages(k.envtab.pgdir(i))]
-                     for i in k.envtab.live()})
+        ours.append(({f"{k.envs[i].env_id:08x}": [[va, pte >> 12, perm_string(pte & 0xFFF)]
+                                                  for va, pte in k.pmap.user_pages(k.envtab.pgdir(i))]
+                      for i in k.envtab.live()}, multiply_referenced(k)))
 
     system.subscribe(record, [n for n, m in (("fork.calls", "fork"), ("env_free", "exit"))
                               if m in at])
@@ -59,8 +60,9 @@ def forktree_cow(tmp_path_factory):
 def test_the_data_agrees_with_the_page_tables_at_every_moment(forktree_cow):
     moments, ours, system, _ = forktree_cow
     assert len(moments) == len(ours) == 14 + 15 + 1  # forks, exits, the end
-    for m, tables in zip(moments, ours, strict=True):
+    for m, (tables, pp_ref_above_1) in zip(moments, ours, strict=True):
         assert {e["id"]: [p[:3] for p in e["pages"]] for e in m["envs"]} == tables, m["label"]
+        assert m["shared"] == pp_ref_above_1  # the trace's cheap count is the exact one here
         for e in m["envs"]:
             for va, ppn, _bits, kind in e["pages"]:
                 assert kind in KINDS
