@@ -231,3 +231,30 @@ def test_watching_changes_nothing(tmp_path, key):
     json.loads((tmp_path / "t.json").read_text())
     assert (result.reason, system.console) == (want["reason"], want["console"])
     assert system.stats_per_env() == want["stats"]
+
+
+def test_every_record_has_the_formats_fields(forktree):
+    trace, _, _ = forktree
+    for r in trace["traceEvents"]:
+        assert r["ph"] in "MXibeC" and isinstance(r["pid"], int) and isinstance(r["name"], str)
+        if r["ph"] != "M":
+            assert isinstance(r["ts"], (int, float)) and r["ts"] >= 0 and "cat" in r
+        if r["ph"] == "X":
+            assert r["dur"] >= 0 and isinstance(r["tid"], int)
+        if r["ph"] in "be":
+            assert r["id"] and r["cat"] == r["name"]
+        if r["ph"] == "i":
+            assert r["s"] == "t"
+        if r["ph"] == "C":
+            assert all(isinstance(v, int) for v in r["args"].values())
+
+
+def test_an_unknown_system_call_is_a_slice_with_its_number(tmp_path):
+    source = tmp_path / "badcall.c"
+    source.write_text('#include <inc/lib.h>\nvoid\numain(int argc, char **argv)\n{\n'
+                      '\tint r;\n\tasm volatile("int $0x30" : "=a" (r) : "a" (99));\n'
+                      '\tcprintf("got %d\\n", r);\n}\n')
+    trace, system, _ = traced(tmp_path, str(source))
+    (call,) = records(trace, "X", name="sys_unknown")
+    assert call["args"] == {"number": "0x00000063", "ret": -3}  # -E_INVAL
+    assert "got -3" in system.console
