@@ -203,8 +203,9 @@ def test_monitor_commands(run_program, grade):
         r"backtrace - .*",
         r"continue - .*",
         r"  00001000 parent 00000000 ENV_RUNNING .* breakpoint",
-        r"  00800000-008.....  +\d+  [0-9a-f]{8}  P-U--",  # text: read-only
-        r"  eebfd000-eebfe000      1  [0-9a-f]{8}  PWU--",  # the stack page
+        r"  va        frame  pp_ref  perm   also mapped by",
+        r"  00800000  [0-9a-f]{5}       1  P-U--  -",  # text: read-only, this env's alone
+        r"  eebfd000  [0-9a-f]{5}       1  PWU--  -",  # the stack page
         r"Unknown command 'nosuchcommand'",
         FREE_ENV,
     ])

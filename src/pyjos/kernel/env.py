@@ -141,6 +141,7 @@ class EnvTable:
         """Release env idx's memory and return it to the free list (`by`: the
         id of the env doing it, 0 for the kernel).  No CPU may be running it."""
         e = self.envs[idx]
+        self.pmap.events.emit("env_free", idx, e.env_id)  # its memory still mapped
         self.emit(f"[{by:08x}] free env {e.env_id:08x}\n")
         pmap = self.pmap
         pgdir = self.pgdir(idx)
@@ -165,6 +166,7 @@ def env_destroy(k: Kernel, idx: int) -> None:
     picks another env at the end of this trap."""
     by = k.cur_id()
     k.forks.forget(idx)
+    k.upcalls_open.pop(idx, None)
     for cpu in k.cpus:
         if cpu.env == idx:
             cpu.env = None

@@ -65,18 +65,20 @@ EVENTS: dict[str, EventKind] = {
     "guest_blocks": EventKind("guest basic blocks executed (native timer only), charged at "
                               "each switch to the env that ran them"),
     "fork.calls": EventKind("fork episodes: from sys_exofork/sys_fork until the parent made "
-                            "the child runnable; args: child id, traps, syscalls, seconds"),
+                            "the child runnable; args: child index, traps, syscalls, seconds"),
     "fork.traps": EventKind("traps of the parent during its fork episodes (not timer)"),
     "fork.syscalls": EventKind("system calls of the parent during its fork episodes"),
     # Not counted: moments, for subscribers only.
     "env_run": EventKind("an env starts or resumes running on a CPU; args: env index",
                          counted=False),
-    "env_free": EventKind("an env was freed; args: env index, env id", counted=False),
+    "env_free": EventKind("an env is being freed (its pages still mapped); args: env index, "
+                          "env id", counted=False),
     "fork_begin": EventKind("a fork episode began; args: child index", counted=False),
-    "syscall_return": EventKind("a system call returned; args: its registers [number, arg1, "
-                                "..., arg5], result", counted=False),
-    "upcall_return": EventKind("an env resumed the faulting code after its upcall; args: va",
-                               counted=False),
+    "syscall_return": EventKind("a system call returned (each call of a batch too); args: "
+                                "number, result", counted=False),
+    "upcall_return": EventKind("an env's upcall returned to the faulting code, seen at the "
+                               "env's first trap after it (its esp off the exception stack; "
+                               "emitted only while watched); args: fault va", counted=False),
 }
 
 COUNTERS = tuple(name for name, kind in EVENTS.items() if kind.counted)

@@ -87,6 +87,7 @@ class Kernel:
         self.events = Events(self.stats)
         self.forks = ForkEpisodes(self.events, self.stats)
         self.fork_log = self.forks.log  # per fork: traps, syscalls, seconds
+        self.upcalls_open: dict[int, list[int]] = {}  # watched only: env -> fault vas (trap.py)
         self.stop_reason: str | None = None
         self.stop_message = ""
         # A debugger's stop handler (pyjos run --gdb): the run loop calls it with
@@ -255,6 +256,7 @@ class Kernel:
             if max_slices and slices >= max_slices:
                 self.events.bump("traps.timer")
                 self._park(cpu)
+                cpu.resched = True  # a later run() goes on as this timer interrupt would
                 self.halt("max-insns", f"--max-insns {self.config.max_insns} reached: stopped after "
                                        f"{slices} time slices of {quantum} {machine.timer_unit}")
                 break
@@ -265,9 +267,11 @@ class Kernel:
 
     def _start(self, cpu: Cpu) -> bool:
         """Load cpu's env from outside any hook: the one it ran when the last
-        run stopped, if it may run, else the next; False if none can run."""
+        run stopped, if it may run and its time slice had not run out, else
+        the next; False if none can run."""
         idx = cpu.env
-        if idx is None or self.envs[idx].env_status not in _MAY_RUN:
+        if cpu.resched or idx is None or self.envs[idx].env_status not in _MAY_RUN:
+            cpu.resched = False
             idx = sched_pick(self)
         if idx is None:
             self.halt("idle")

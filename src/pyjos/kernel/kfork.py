@@ -17,16 +17,16 @@ would pass PP_REF_MAX mappings (pp_ref is 16 bits), the call returns
 
 from __future__ import annotations
 
-import ctypes
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..abi import (
     E_NO_MEM, PDX, PGSHIFT, PGSIZE, PTE_COW, PTE_P, PTE_SHARE, PTE_SYSCALL, PTE_U, PTE_W,
-    PTX, UTOP, UXSTACKTOP, EnvStatus, PageInfo,
+    PTX, UTOP, UXSTACKTOP, EnvStatus,
 )
 from .env import env_clone_registers
+from .frames import pp_refs as _pp_refs
 from .pmap import PP_REF_MAX
 
 if TYPE_CHECKING:
@@ -65,14 +65,6 @@ def kernel_fork(k: Kernel) -> int:
 def _u32(k: Kernel, pa: int, count: int = 1024) -> np.ndarray:
     """A writable uint32 view of guest physical memory."""
     return np.frombuffer(k.pmap.mem.buf, dtype=np.uint32, count=count, offset=pa)
-
-
-def _pp_refs(k: Kernel) -> np.ndarray:
-    """pages[].pp_ref as a writable uint16 view, strided over struct PageInfo."""
-    pmap = k.pmap
-    return np.ndarray((pmap.npages,), dtype=f"<u{PageInfo.pp_ref.size}", buffer=pmap.mem.buf,
-                      offset=pmap.pages_pa + PageInfo.pp_ref.offset,
-                      strides=(ctypes.sizeof(PageInfo),))
 
 
 def _shared_entries(k: Kernel, ppgdir: int, pdx: int) -> tuple[np.ndarray, np.ndarray]:

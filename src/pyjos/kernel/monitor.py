@@ -12,8 +12,9 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..abi import PGSIZE, PTE_COW, PTE_P, PTE_SHARE, PTE_U, PTE_W, EnvStatus, Trap
+from ..abi import PTE_COW, PTE_P, PTE_SHARE, PTE_U, PTE_W, EnvStatus, Trap
 from ..guest.elf import symbolize
+from .frames import env_mappings, frame_mappers, pp_ref
 from .trapframe import print_trapframe, record_trap
 from .vm import copyin, user_mem_check
 
@@ -107,30 +108,31 @@ def mon_envs(k: Kernel, idx: int, args: list[str]) -> str | None:
 
 
 def mon_vm(k: Kernel, idx: int, args: list[str]) -> str | None:
-    """Show the env's user page mappings (runs of pages with equal perms)."""
+    """Show the env's user pages: frame, pp_ref, bits, other envs mapping it."""
     k.cprintf(format_mappings(k, idx))
     return None
 
 
+PERM_BITS = (("P", PTE_P), ("W", PTE_W), ("U", PTE_U), ("C", PTE_COW), ("S", PTE_SHARE))
+
+
+def perm_string(perm: int) -> str:
+    """PTE bits as five letters, "-" for each bit clear: P W U C(OW) S(HARE)."""
+    return "".join(c if perm & b else "-" for c, b in PERM_BITS)
+
+
 def format_mappings(k: Kernel, idx: int) -> str:
-    """Text table of env idx's mapped user pages, grouping contiguous runs."""
-    rows = []
-    run: list[int] | None = None  # [start va, end va, first frame, perm bits]
-    for va, pte in k.pmap.user_pages(k.envtab.pgdir(idx)):
-        perm = pte & (PTE_P | PTE_W | PTE_U | PTE_COW | PTE_SHARE)
-        if run and run[1] == va and run[3] == perm:
-            run[1] = va + PGSIZE
-            continue
-        if run:
-            rows.append(run)
-        run = [va, va + PGSIZE, pte & ~0xFFF, perm]
-    if run:
-        rows.append(run)
-    out = [f"  {'va range':17s}  {'pages':>5s}  {'frame':8s}  perm\n"]
-    for start, end, frame, perm in rows:
-        bits = "".join(c if perm & b else "-" for c, b in (
-            ("P", PTE_P), ("W", PTE_W), ("U", PTE_U), ("C", PTE_COW), ("S", PTE_SHARE)))
-        out.append(f"  {start:08x}-{end:08x}  {(end - start) // PGSIZE:5d}  {frame:08x}  {bits}\n")
+    """Text table of env idx's mapped user pages, one row per page: va, frame
+    number, pp_ref, bits, and the other envs that map the same frame (id, and
+    @va where their va differs)."""
+    mappers = frame_mappers(k)
+    out = [f"  {'va':8s}  {'frame':>5s}  {'pp_ref':>6s}  perm   also mapped by\n"]
+    for m in env_mappings(k, idx):
+        others = " ".join(
+            f"{k.envs[o.env].env_id:08x}" + (f"@{o.va:08x}" if o.va != m.va else "")
+            for o in mappers.get(m.ppn, ()) if o.env != idx)
+        out.append(f"  {m.va:08x}  {m.ppn:05x}  {pp_ref(k, m.ppn):6d}  {perm_string(m.perm)}  "
+                   f"{others or '-'}\n")
     return "".join(out)
 
 

@@ -328,9 +328,18 @@ def dispatch(k: Kernel, regs: list[int], batch: bool = False) -> int:
     entry = TABLE.get(regs[0])
     if entry is None:
         k.events.bump("syscalls.unknown")
-        return -E_INVAL
-    handler, nargs, counter, batchable = entry
-    k.events.bump(counter)
-    if batch and not batchable:
-        return -E_INVAL
-    return handler(k, *regs[1:nargs + 1]) if nargs else handler(k)
+        ret = -E_INVAL
+    else:
+        handler, nargs, counter, batchable = entry
+        events = k.events
+        if events.watched:  # subscribers get the call's registers
+            events.count(counter, 1, regs)
+        else:
+            events.bump(counter)
+        if batch and not batchable:
+            ret = -E_INVAL
+        else:
+            ret = handler(k, *regs[1:nargs + 1]) if nargs else handler(k)
+    if k.events.watched:
+        k.events.emit("syscall_return", regs[0], ret)
+    return ret

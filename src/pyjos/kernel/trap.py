@@ -38,10 +38,10 @@ def syscall_trap(k: Kernel, cpu: Cpu) -> None:
     """`int $0x30` (the hook knows it needs no error code): one system call."""
     try:
         k.events.bump("traps.syscall")
+        if k.events.watched:
+            upcall_returns(k, cpu)
         regs = cpu.machine.read_syscall_args()
         ret = syscall.dispatch(k, regs)
-        if k.events.watched:
-            k.events.emit("syscall_return", regs, ret)
         trap_return(k, cpu, ret)
     except Exception as exc:  # a Python exception in the kernel is a kernel bug
         k.panic(f"kernel bug in a system call: {type(exc).__name__}: {exc}", exc)
@@ -53,6 +53,8 @@ def trap(k: Kernel, cpu: Cpu, trapno: int, err: int, is_int: bool) -> None:
         if is_int and trapno not in _USER_INT_OK:
             trapno, err = Trap.T_GPFLT, (trapno << 3) | 2
         k.events.bump(_TRAP_KIND.get(trapno, "traps.exception"))
+        if k.events.watched:
+            upcall_returns(k, cpu)
         trap_dispatch(k, cpu, trapno, err)
         trap_return(k, cpu, None)
     except Exception as exc:  # a Python exception in the kernel is a kernel bug
@@ -62,6 +64,8 @@ def trap(k: Kernel, cpu: Cpu, trapno: int, err: int, is_int: bool) -> None:
 def timer_trap(k: Kernel, cpu: Cpu) -> None:
     """The CPU's time slice ran out (the run loop, outside any hook)."""
     k.events.bump("traps.timer")
+    if k.events.watched and cpu.env is not None:
+        upcall_returns(k, cpu)
     cpu.resched = True
     trap_return(k, cpu, None, in_hook=False)
 
@@ -93,6 +97,19 @@ def trap_return(k: Kernel, cpu: Cpu, eax: int | None, in_hook: bool = True) -> N
 
 
 # --- page faults -------------------------------------------------------------------
+def upcall_returns(k: Kernel, cpu: Cpu) -> None:
+    """For subscribers: the env on cpu traps; if upcalls of it were delivered
+    and its esp has left the exception stack, they have returned to the
+    faulting code (the kernel sees no earlier moment): one upcall_return each,
+    innermost first."""
+    pending = k.upcalls_open.get(cpu.env)
+    if pending and not UXSTACKTOP - PGSIZE <= cpu.machine.read_frame()[9] < UXSTACKTOP:
+        del k.upcalls_open[cpu.env]
+        for va in reversed(pending):
+            k.events.emit("upcall_return", va)
+
+
+
 _COW_WRITE = FEC_PR | FEC_WR | FEC_U
 
 
@@ -142,4 +159,6 @@ def page_fault_handler(k: Kernel, cpu: Cpu, idx: int, err: int) -> None:
     regs.reg_ebx, regs.reg_edx, regs.reg_ecx, regs.reg_eax = ebx, edx, ecx, eax
     copyout(k.pmap, k.envtab.pgdir(idx), utf_va, bytes(utf))
     k.events.count("upcalls", 1, fault_va, utf_va)
+    if k.events.watched:
+        k.upcalls_open.setdefault(idx, []).append(fault_va)
     machine.write_frame((edi, esi, ebp, ebx, edx, ecx, eax, upcall, eflags, utf_va))

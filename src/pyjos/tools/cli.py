@@ -14,7 +14,7 @@ from .. import __version__
 from ..abi import FORK_KINDS, FORK_STRATEGIES
 from ..guest.build import BuildError, list_programs
 from ..kernel import DEFAULT_MEM_MIB, DEFAULT_QUANTUM
-from . import grade, skeleton
+from . import grade, observe, skeleton
 from .args import MAX_COUNT, MAX_INSNS, MAX_QUANTUM, bounded, int_list, mib, names
 from .costmodel import MODEL_NAMES
 from ..guest.elf import ElfError
@@ -70,6 +70,7 @@ def make_parser() -> argparse.ArgumentParser:
                           "after the programs or as --gdb=ADDR); envs are threads")
     run.add_argument("-q", "--quiet", action="store_true",
                      help="do not echo the configuration line first")
+    observe.add_options(run)
 
     sub.add_parser("list", help="list the bundled programs")
     grade.add_parser(sub)
@@ -201,29 +202,42 @@ def check_programs(programs: list[str]) -> None:
 
 
 def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
-    from ..kernel import Kernel, KernelConfig
+    from ..api import boot, to_stdout
     from ..kernel.monitor import TerminalLines
 
     check_output(ns.stats_json, "--stats-json")
     check_cache()
-    check_programs(ns.programs)
-    config = KernelConfig(mem=ns.mem * 1024 * 1024, quantum=ns.quantum,
-                          max_insns=ns.max_insns, fork=ns.fork, cow_faults=ns.cow_faults,
-                          monitor_input=TerminalLines() if sys.stdin.isatty() else None)
-    kernel = Kernel(config)
+    if ns.jos is None:  # programs of a --jos tree are checked when built
+        check_programs(ns.programs)
+    try:
+        observe.check(ns)
+    except observe.ObserveError as exc:
+        print(f"pyjos: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    system = boot(mem_mib=ns.mem, quantum=ns.quantum, max_insns=ns.max_insns, fork=ns.fork,
+                  cow_faults=ns.cow_faults,
+                  monitor_input=TerminalLines() if sys.stdin.isatty() else None,
+                  echo=to_stdout, keep_console=False)
+    kernel = system.kernel
     if not ns.quiet:
         print(f"# pyjos {__version__} unicorn {UNICORN_VERSION}: mem {ns.mem} MiB, "
               f"quantum {ns.quantum} {kernel.machine.timer_unit}, max-insns {ns.max_insns or 'none'}, "
               f"fork {ns.fork or 'cow'}, cow-faults {ns.cow_faults}, "
               f"programs {' '.join(ns.programs)}, args {prog_args}", flush=True)
-    for program in ns.programs:
-        grade.create_env(kernel, program, prog_args, ns.jos)
-    stub = _gdb_stub(kernel, ns) if ns.gdb is not None else None
-    if stub is False:
+    try:
+        with observe.watching(system, ns, f"pyjos run {' '.join(ns.programs)} "
+                                          f"(fork {ns.fork or 'cow'})"):
+            for program in ns.programs:
+                grade.create_env(kernel, program, prog_args, ns.jos)
+            stub = _gdb_stub(kernel, ns) if ns.gdb is not None else None
+            if stub is False:
+                return EXIT_ERROR
+            result = system.run()
+            if stub:
+                stub.finish()
+    except observe.ObserveError as exc:
+        print(f"pyjos: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    result = kernel.run()
-    if stub:
-        stub.finish()
     if result.reason == "output-closed":
         _silence_stdout()
         return EXIT_OK
