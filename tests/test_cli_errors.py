@@ -145,11 +145,12 @@ def test_monitor_vm_columns_line_up():
     kernel.create_env("breakpoint")
     kernel.run()
     lines = "".join(out).splitlines()
-    header = next(i for i, line in enumerate(lines) if "va range" in line)
+    header = next(i for i, line in enumerate(lines) if "also mapped by" in line)
     head, row = lines[header], lines[header + 1]
-    assert head.index("va range") == 2 and row[2:19].count("-") == 1
-    pages_end = head.index("pages") + len("pages")  # a right-aligned column
-    assert row[pages_end - 1] != " " and row[pages_end] == " ", (head, row)
-    for column in ("frame", "perm"):  # left-aligned columns
+    assert head.index("va") == 2 and row[2:10].strip() == row[2:10]  # va: 8 hex digits
+    for column in ("frame", "pp_ref"):  # right-aligned columns
+        end = head.index(column) + len(column)
+        assert row[end - 1] != " " and row[end] == " ", (column, head, row)
+    for column in ("perm", "also mapped by"):  # left-aligned columns
         start = head.index(column)
         assert row[start - 1] == " " and row[start] != " ", (column, head, row)

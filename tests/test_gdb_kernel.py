@@ -111,7 +111,7 @@ def test_break_umain_backtrace_monitor_detach(gdb_tool, tmp_path):
     assert '= 0xeebfdffa "hello"' in out
     assert "Cannot access memory at address 0x0" in out
     assert "  00001000 parent 00000000 ENV_RUNNING" in out  # monitor envs
-    assert re.search(r"00800000-0080[0-9a-f]{4} +\d+  [0-9a-f]{8}  P-U--", out), out  # vm: text
+    assert re.search(r"00800000  [0-9a-f]{5} +\d+  P-U--", out), out  # vm: text
     assert "TRAP frame at 0x" in out and "  eip  0x" in out  # tf
     assert re.search(r"traps\.syscall +\d+", out), out  # stats
     assert "Stack backtrace:" in out

@@ -326,12 +326,12 @@ def dispatch(k: Kernel, regs: list[int], batch: bool = False) -> int:
     k.cpu; its result.  In a batch, the calls of NOT_IN_BATCH are -E_INVAL
     (counted as calls all the same)."""
     entry = TABLE.get(regs[0])
+    events = k.events
     if entry is None:
-        k.events.bump("syscalls.unknown")
+        events.count("syscalls.unknown", 1, regs)
         ret = -E_INVAL
     else:
         handler, nargs, counter, batchable = entry
-        events = k.events
         if events.watched:  # subscribers get the call's registers
             events.count(counter, 1, regs)
         else:
@@ -340,6 +340,6 @@ def dispatch(k: Kernel, regs: list[int], batch: bool = False) -> int:
             ret = -E_INVAL
         else:
             ret = handler(k, *regs[1:nargs + 1]) if nargs else handler(k)
-    if k.events.watched:
-        k.events.emit("syscall_return", regs[0], ret)
+    if events.watched:
+        events.emit("syscall_return", regs[0], ret)
     return ret
