@@ -38,7 +38,7 @@ def kernel_fork(k: Kernel) -> int:
     envtab, pmap = k.envtab, k.pmap
     parent = envtab.curenv
     ppgdir = envtab.pgdir(parent)
-    tables = np.flatnonzero(_u32(k, ppgdir, PDX(UTOP)) & PTE_P).tolist()
+    tables = np.flatnonzero(pmap.u32(ppgdir, PDX(UTOP)) & PTE_P).tolist()
     needed = 1 + len(tables) + 1 + (0 if PDX(XSTACK) in tables else 1)
     if pmap.nfree < needed:
         return -E_NO_MEM
@@ -49,7 +49,7 @@ def kernel_fork(k: Kernel) -> int:
     c = k.envs[child]
     c.env_pgfault_upcall = k.envs[parent].env_pgfault_upcall
     cpgdir = envtab.pgdir(child)
-    refs = _pp_refs(k)
+    refs = pmap.pp_refs()
     for pdx in tables:
         _fork_table(k, ppgdir, cpgdir, pdx, refs)
     xstack = pmap.page_alloc()
@@ -58,24 +58,12 @@ def kernel_fork(k: Kernel) -> int:
     return c.env_id
 
 
-def _u32(k: Kernel, pa: int, count: int = 1024) -> np.ndarray:
-    """A writable uint32 view of guest physical memory."""
-    return np.frombuffer(k.pmap.mem.buf, dtype=np.uint32, count=count, offset=pa)
-
-
-def _pp_refs(k: Kernel) -> np.ndarray:
-    """pages[].pp_ref as a writable uint16 view (PageInfo: link u32, ref u16, pad u16)."""
-    pmap = k.pmap
-    return np.frombuffer(pmap.mem.buf, dtype=np.uint16, count=pmap.npages * 4,
-                         offset=pmap.pages_pa)[2::4]
-
-
 def _fork_table(k: Kernel, ppgdir: int, cpgdir: int, pdx: int, refs: np.ndarray) -> None:
     """Give the child its copy of the parent's page table pdx and re-mark the
     parent's writable pages copy-on-write."""
     pmap = k.pmap
-    ptable = int(_u32(k, ppgdir + pdx * 4, 1)[0]) & ~0xFFF
-    pents = _u32(k, ptable)
+    ptable = int(pmap.u32(ppgdir + pdx * 4, 1)[0]) & ~0xFFF
+    pents = pmap.u32(ptable)
     present = (pents & _PU) == _PU
     if pdx == PDX(XSTACK):
         present[PTX(XSTACK)] = False  # the child gets a fresh exception stack
@@ -87,8 +75,8 @@ def _fork_table(k: Kernel, ppgdir: int, cpgdir: int, pdx: int, refs: np.ndarray)
     cents = np.where(present, frames | cperms, 0).astype(np.uint32)
     ctable = pmap.page_alloc()
     pmap.pages[ctable].pp_ref += 1
-    _u32(k, ctable << PGSHIFT)[:] = cents
-    _u32(k, cpgdir + pdx * 4, 1)[0] = (ctable << PGSHIFT) | PTE_P | PTE_W | PTE_U
+    pmap.u32(ctable << PGSHIFT)[:] = cents
+    pmap.u32(cpgdir + pdx * 4, 1)[0] = (ctable << PGSHIFT) | PTE_P | PTE_W | PTE_U
     np.add.at(refs, (frames[present] >> PGSHIFT).astype(np.intp), 1)
     remark = cow & ((perms & PTE_W) != 0)
     nremark = int(remark.sum())

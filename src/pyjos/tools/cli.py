@@ -26,8 +26,8 @@ EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT)
 
 def _mib(text: str) -> int:
     value = int(text)
-    if value < 4 or value > 3072:
-        raise argparse.ArgumentTypeError("memory must be 4 to 3072 MiB")
+    if value < 4 or value > 1024:
+        raise argparse.ArgumentTypeError("memory must be 4 to 1024 MiB")
     return value
 
 
