@@ -85,3 +85,4 @@ def _fork_table(k: Kernel, ppgdir: int, cpgdir: int, pdx: int, refs: np.ndarray)
         if ppgdir == pmap.current_pgdir:
             pmap.tlb_stale = True
     k.stats.bump("pte_writes", int(present.sum()) + nremark)
+    k.stats.bump("pt_pages_allocated")

@@ -204,6 +204,7 @@ class Pmap:
             if ppn is None:
                 return None
             self.pages[ppn].pp_ref += 1
+            self.stats.bump("pt_pages_allocated")
             pde = (ppn << PGSHIFT) | PTE_P | PTE_W | PTE_U
             _U32.pack_into(mem.buf, pde_pa, pde)
         return (pde & ~0xFFF) + PTX(va) * 4

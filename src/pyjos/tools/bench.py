@@ -9,13 +9,19 @@ import platform
 import random
 import re
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from .. import __version__
 from .costmodel import EVENT_COUNTERS, CostModel, event_counts
+from ..guest.build import build_host_program
 from ..kernel import DEFAULT_MEM, Kernel, KernelConfig
+from ..kernel.pmap import MAX_MEM
 from ..machine import UNICORN_VERSION
+
+NATIVE_SOURCE = Path(__file__).parent.parent / "host" / "forknative.c"
 
 
 def time_run(programs: list[str], args: list[str], config: KernelConfig | None = None) -> float:
@@ -70,7 +76,10 @@ def _per(counts: dict[str, int], base: dict[str, int], prefix: str, n: int) -> f
 
 
 FORK_STRATEGIES = ("dumb", "cow", "batch", "kernel", "sfork")
-DEFAULT_FORK_PAGES = (0, 16, 64, 256, 1024, 4096)
+DEFAULT_FORK_PAGES = (0, 16, 64, 256, 1024, 4096, 16384, 65536)
+MAX_FORK_PAGES = 131072  # 512 MiB: with the kernel's tables, what 1 GiB can fork
+_MIB = 1024 * 1024
+_SLACK = 64 * _MIB  # kernel tables, the program, the children's stacks
 
 # Per-fork counter differences (run with F forks minus run with none) / F.
 # pages copied: copy-on-write copies (seen by the kernel) plus the copies the
@@ -81,6 +90,7 @@ _CYCLE_KEYS = {
     "pages_copied_per_fork": ("pages_copied", "eager_copies"),
     "pages_allocated_per_fork": "pages_allocated",
     "pte_writes_per_fork": "pte_writes",
+    "pt_pages_per_fork": "pt_pages_allocated",
     "tlb_flushes_per_fork": "tlb_flushes",
     "env_switches_per_fork": "env_switches",
 }
@@ -103,10 +113,16 @@ def bench_fork(strategy: str, pages: int, forks: int, repeat: int,
     (its faults, its exit) and the parent's copy-on-write faults afterwards
     (trap/syscall totals of the cycle are *_per_cycle; ms_per_fork_cycle is
     its wall time).  model_cycles prices the cycle's events under each
-    cost model (costmodel.py).
+    cost model (costmodel.py).  pt_pages_per_fork: page-table pages the
+    cycle made.  `forks` shrinks where that many children would not fit in
+    memory (fork_plan); the row says how many were made.
     """
-    mem = (64 + pages * (forks + 2) * 4 // 1024) * 1024 * 1024
-    config = KernelConfig(mem=max(mem, DEFAULT_MEM), cow_faults=cow_faults)
+    plan = fork_plan(strategy, pages, forks)
+    if plan is None:
+        raise RuntimeError(f"{strategy} fork at N={pages} does not fit in "
+                           f"{MAX_MEM // _MIB} MiB of physical memory")
+    mem, forks = plan
+    config = KernelConfig(mem=mem, cow_faults=cow_faults)
     cycles, calls_ms, runs = [], [], []
     for _ in range(repeat):
         t0, base, _ = _counted_run(["forkbench"], [str(pages), "0", strategy], config)
@@ -141,6 +157,60 @@ def bench_fork(strategy: str, pages: int, forks: int, repeat: int,
     return row
 
 
+def fork_plan(strategy: str, pages: int, forks: int) -> tuple[int, int] | None:
+    """(physical memory, forks) for forkbench of `pages` pages, or None if
+    even one fork does not fit in MAX_MEM.
+
+    The parent's pages, plus what each child may hold while the next forks
+    are made (the parent does not wait): all the pages for dumb, its page
+    tables and a few faulted pages for the others.  Fewer forks are made
+    where `forks` children would not fit.
+    """
+    child = pages if strategy == "dumb" else pages // 1024 + 16
+    def need(f: int) -> int:
+        return _SLACK + (pages + f * child) * 4096
+    while forks > 1 and need(forks) > MAX_MEM:
+        forks -= 1
+    if need(forks) > MAX_MEM:
+        return None
+    mem = -(-need(forks) // (4 * _MIB)) * 4 * _MIB
+    return max(mem, DEFAULT_MEM), forks
+
+
+def bench_native(pages: int, forks: int, repeat: int) -> dict[str, object] | None:
+    """The same fork cycle on the host (host/forknative.c): N dirty pages,
+    fork, the child exits, the parent waits.  ms_per_fork (median, _min) is
+    the fork() call, ms_per_fork_cycle the whole cycle.  None where no host
+    C compiler works."""
+    exe = build_host_program("forknative", NATIVE_SOURCE)
+    if exe is None:
+        return None
+    calls, cycles = [], []
+    for _ in range(repeat):
+        done = subprocess.run([str(exe), str(pages), str(forks)], capture_output=True,
+                              text=True, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"forknative {pages} {forks}: {done.stderr.strip()}")
+        for line in done.stdout.splitlines():
+            _word, call_ns, cycle_ns = line.split()
+            calls.append(int(call_ns) / 1e6)
+            cycles.append(int(cycle_ns) / 1e6)
+    return {"strategy": "native", "pages": pages, "forks": forks,
+            "ms_per_fork": round(_median(calls), 4), "ms_per_fork_min": round(min(calls), 4),
+            "ms_per_fork_cycle": round(_median(cycles), 4)}
+
+
+def add_native(rows: list[dict[str, object]], native: list[dict[str, object]]) -> None:
+    """Put each N's native figures beside every row of that N
+    (native_ms_per_fork, native_ms_per_fork_cycle)."""
+    by_n = {int(r["pages"]): r for r in native}
+    for row in rows:
+        ref = by_n.get(int(row["pages"]))
+        if ref is not None:
+            row["native_ms_per_fork"] = ref["ms_per_fork"]
+            row["native_ms_per_fork_cycle"] = ref["ms_per_fork_cycle"]
+
+
 def bench_fork_suite(strategies: list[str], pages: list[int], forks: int, repeat: int,
                      models: list[CostModel], seed: int, cow_faults: str = "user",
                      progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, object]]:
@@ -156,10 +226,17 @@ def bench_fork_suite(strategies: list[str], pages: list[int], forks: int, repeat
     for i, (s, n) in enumerate(order):
         if progress:
             progress(i, len(order), f"{s} N={n}")
-        rows[(s, n)] = bench_fork(s, n, forks, repeat, models, cow_faults)
+        if fork_plan(s, n, forks) is not None:
+            rows[(s, n)] = bench_fork(s, n, forks, repeat, models, cow_faults)
     if progress:
         progress(len(order), len(order), "done")
-    return [rows[key] for key in plan]
+    return [rows[key] for key in plan if key in rows]
+
+
+def skipped_cases(strategies: list[str], pages: list[int], forks: int) -> list[str]:
+    """What bench_fork_suite leaves out because it does not fit in memory."""
+    return [f"{s} fork at N={n}: not measured, needs more than {MAX_MEM // _MIB} MiB"
+            for n in pages for s in strategies if fork_plan(s, n, forks) is None]
 
 
 def answer_lines(rows: list[dict[str, object]], baseline: str = "cow") -> list[str]:
@@ -179,7 +256,7 @@ def answer_lines(rows: list[dict[str, object]], baseline: str = "cow") -> list[s
                 continue
             figures = [(f"model {m}", float(base["model_cycles"][m]) / float(row["model_cycles"][m]))
                        for m in row["model_cycles"]]
-            figures.append(("measured", float(base["ms_per_fork_cycle"]) / float(row["ms_per_fork_cycle"])))
+            figures.append(("measured", _ratio(base["ms_per_fork_cycle"], row["ms_per_fork_cycle"])))
             head_label, head = figures[0]
             what = "sfork" if name == "sfork" else f"{name} fork"
             rest = ", ".join(f"{_speed(r, True)} ({label})" for label, r in figures[1:])
@@ -188,10 +265,32 @@ def answer_lines(rows: list[dict[str, object]], baseline: str = "cow") -> list[s
     return lines
 
 
+def native_lines(rows: list[dict[str, object]]) -> list[str]:
+    """Per N and strategy, against native Linux on this machine (measured):
+    'N=16384: kernel fork cycle is 3.1x slower than native (call 2.2x slower)'."""
+    lines = []
+    for row in rows:
+        if "native_ms_per_fork_cycle" not in row:
+            continue
+        what = "sfork" if row["strategy"] == "sfork" else f"{row['strategy']} fork"
+        cycle = _ratio(row["native_ms_per_fork_cycle"], row["ms_per_fork_cycle"])
+        call = _ratio(row["native_ms_per_fork"], row["ms_per_fork"])
+        lines.append(f"N={row['pages']}: {what} cycle is {_speed(cycle, True)} than native "
+                     f"(call {_speed(call, True)}; measured)")
+    return lines
+
+
+def _ratio(a: object, b: object) -> float:
+    """a / b, or 0 when either is not positive (see _speed)."""
+    return float(a) / float(b) if float(a) > 0 and float(b) > 0 else 0.0
+
+
 def _speed(ratio: float, words: bool = False) -> str:
     """'6.1x' (or, with words, '6.1x faster' / '2.0x slower')."""
     if not words:
         return f"{ratio:.1f}x"
+    if ratio <= 0:  # a cycle time (a difference of two runs) that noise made <= 0
+        return "not measurably faster or slower"
     return f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
 
 

@@ -51,8 +51,8 @@ def _int_list(text: str) -> list[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"not a comma-separated list of integers: {text!r}") from None
-    if any(v < 0 or v > 65536 for v in values):
-        raise argparse.ArgumentTypeError("page counts must be 0 to 65536")
+    if any(v < 0 or v > 131072 for v in values):
+        raise argparse.ArgumentTypeError("page counts must be 0 to 131072")
     return values
 
 
@@ -121,8 +121,9 @@ def make_parser() -> argparse.ArgumentParser:
                        metavar="S[,S...]",
                        help="fork strategies (fork; default dumb,cow,batch,kernel,sfork)")
     bench.add_argument("--pages", type=_int_list, default=None, metavar="N[,N...]",
-                       help="extra mapped pages of the forking process "
-                            "(fork; default 0,16,64,256,1024,4096)")
+                       help="extra mapped pages of the forking process, up to 131072 "
+                            "(fork; default 0,16,64,256,1024,4096,16384,65536: several "
+                            "minutes, most of it N=65536; each N is also measured natively)")
     bench.add_argument("--forks", type=_positive, default=5, metavar="F",
                        help="forks per measurement (fork; default 5)")
     bench.add_argument("--model", type=_names("cost model", MODEL_NAMES), default=None,
@@ -135,7 +136,8 @@ def make_parser() -> argparse.ArgumentParser:
                        help="seed of the order in which the fork cases are measured (default 0)")
     bench.add_argument("--csv", type=Path, metavar="FILE", help="write the fork rows as CSV")
     bench.add_argument("--plot", type=Path, metavar="FILE.png",
-                       help="plot fork cost and traps against N (needs matplotlib)")
+                       help="plot speedup over cow fork and cost per fork cycle (with "
+                            "native) against N (needs matplotlib)")
     return p
 
 
@@ -244,20 +246,25 @@ def _bench_fork(ns: argparse.Namespace) -> int:
         print("# pyjos bench fork: " + ", ".join(f"{k} {v}" for k, v in config.items()), flush=True)
     rows = bench.bench_fork_suite(strategies, pages, ns.forks, ns.repeat, models, ns.seed,
                                   ns.cow_faults, report.progress_line)
+    native = [r for r in (bench.bench_native(n, ns.forks, ns.repeat) for n in pages) if r]
+    bench.add_native(rows, native)
     answers = bench.answer_lines(rows)
+    notes = bench.skipped_cases(strategies, pages, ns.forks) + (
+        [] if native else ["no native row: no host C compiler works"])
     if ns.csv:
         report.write_csv(rows, ns.csv)
     if ns.plot:
-        report.write_fork_plot(rows, ns.plot, models[0].name)
+        report.write_fork_plot(rows, ns.plot, models[0].name, native)
     if ns.json:
         print(json.dumps({"benchmark": "fork", "config": config,
                           "models": {m.name: {"description": m.description, "cycles": m.cycles,
                                               "sources": m.sources, "clock_ghz": m.clock_ghz}
                                      for m in models},
-                          "results": rows, "answers": answers}, indent=2))
+                          "results": rows, "native": native, "answers": answers,
+                          "native_answers": bench.native_lines(rows), "notes": notes}, indent=2))
     else:
-        print(report.fork_tables(rows))
-        print("\n".join(answers))
+        print(report.fork_tables(rows, native))
+        print("\n".join(answers + bench.native_lines(rows) + notes))
     return EXIT_OK
 
 
