@@ -32,12 +32,26 @@ def time_run(programs: list[str], args: list[str], config: KernelConfig | None =
 def per_iteration_us(programs: list[str], n: int, repeat: int, per: int,
                      config: KernelConfig | None = None) -> float:
     """Microseconds per event: (t(n) - t(0)) / (n * per), min over repeats."""
+    return per_iteration(programs, n, repeat, per, config)[0]
+
+
+def per_iteration(programs: list[str], n: int, repeat: int, per: int,
+                  config: KernelConfig | None = None) -> tuple[float, dict[str, float]]:
+    """(microseconds per event as per_iteration_us, counters per event: the
+    same difference of the two runs' counts over n * per)."""
+    config = config or KernelConfig()
     best = float("inf")
     for _ in range(repeat):
-        base = time_run(programs, ["0"], config)
-        full = time_run(programs, [str(n)], config)
-        best = min(best, (full - base) / (n * per) * 1e6)
-    return best
+        t0, base, _ = _counted_run(programs, ["0"], config)
+        t1, full, _ = _counted_run(programs, [str(n)], config)
+        best = min(best, (t1 - t0) / (n * per) * 1e6)
+    return best, {k: (full.get(k, 0) - base.get(k, 0)) / (n * per) for k in set(full) | set(base)}
+
+
+def modelled_us(counts: dict[str, float], models: list[CostModel]) -> dict[str, float]:
+    """What the counted events would take on each model's CPU, in microseconds."""
+    return {m.name: m.cost(event_counts(counts)) / m.clock_ghz / 1e3
+            for m in models if m.clock_ghz}
 
 
 def environment() -> dict[str, str]:
@@ -294,65 +308,73 @@ def _speed(ratio: float, words: bool = False) -> str:
     return f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
 
 
-def bench_fault(iterations: int, repeat: int) -> dict[str, object]:
+def bench_fault(iterations: int, repeat: int,
+                models: list[CostModel] = ()) -> dict[str, object]:
     """A user-level page fault round trip: fault, upcall, sys_page_alloc in
     the handler, return to the faulting instruction (and, at exit, the page's
     release)."""
     pages = min(iterations, 16384)
     config = KernelConfig(mem=(64 + pages * 4 // 1024 * 2) * 1024 * 1024)
-    us = per_iteration_us(["faultloop"], pages, repeat, 1, config)
+    us, counts = per_iteration(["faultloop"], pages, repeat, 1, config)
     return {"benchmark": "fault", "faults": pages, "repeat": repeat,
-            "us_per_fault": round(us, 3), **environment()}
+            "us_per_fault": round(us, 3), "model_us": _rounded(modelled_us(counts, models)),
+            **environment()}
 
 
-# Real JOS under QEMU on this machine class, program phase only (ABI.md, issues).
-JOS_REFERENCE_MS = {"pingpong": (11, 17), "stresssched": (440, 540), "primes_1877": (1500, 2100),
-                    "forktree": (40, 63)}
 PROGRAM_RUNS = {"pingpong": (["pingpong"], []), "stresssched": (["stresssched"], []),
                 "primes_1877": (["primes"], ["1877"]), "forktree": (["forktree"], [])}
 
 
-def bench_ipc(messages: int, repeat: int) -> dict[str, object]:
+def _rounded(figures: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in figures.items()}
+
+
+def bench_ipc(messages: int, repeat: int, models: list[CostModel] = ()) -> dict[str, object]:
     """One IPC message between two envs (send, receive, switch), in us."""
-    us = per_iteration_us(["ipcloop"], messages, repeat, 1)
+    us, counts = per_iteration(["ipcloop"], messages, repeat, 1)
     return {"benchmark": "ipc", "messages": messages, "repeat": repeat,
-            "us_per_message": round(us, 3), **environment()}
+            "us_per_message": round(us, 3), "model_us": _rounded(modelled_us(counts, models)),
+            **environment()}
 
 
-def bench_programs(repeat: int) -> dict[str, object]:
-    """Wall time of whole programs (the run phase, boot and load excluded)."""
+def bench_programs(repeat: int, models: list[CostModel] = ()) -> dict[str, object]:
+    """Wall time of whole programs (the run phase, boot and load excluded),
+    and what their counted events would take under each cost model."""
     out: dict[str, object] = {"benchmark": "programs", "repeat": repeat}
     for key, (programs, args) in PROGRAM_RUNS.items():
-        ms = min(time_run(programs, args) for _ in range(repeat)) * 1e3
-        low, high = JOS_REFERENCE_MS[key]
-        out[key] = {"ms": round(ms, 3), "reference_jos_qemu_ms": [low, high],
-                    "ratio_to_reference_low": round(ms / low, 3)}
+        runs = [_counted_run(programs, args, KernelConfig()) for _ in range(repeat)]
+        ms = min(t for t, _c, _e in runs) * 1e3
+        model_ms = {k: v / 1e3 for k, v in modelled_us(runs[0][1], models).items()}
+        out[key] = {"ms": round(ms, 3), "model_ms": _rounded(model_ms)}
     out.update(environment())
     return out
 
 
-def bench_syscall(iterations: int, repeat: int) -> dict[str, object]:
+def bench_syscall(iterations: int, repeat: int, models: list[CostModel] = ()) -> dict[str, object]:
     """sys_getenvid round trip and yield-and-switch between two envs."""
-    us_syscall = per_iteration_us(["syscallloop"], iterations, repeat, 1)
+    us_syscall, c_syscall = per_iteration(["syscallloop"], iterations, repeat, 1)
     # Two envs each yield n times: 2n yields, each a switch to the other env.
-    us_switch = per_iteration_us(["yieldloop", "yieldloop"], iterations // 4 or 1, repeat, 2)
+    us_switch, c_switch = per_iteration(["yieldloop", "yieldloop"], iterations // 4 or 1, repeat, 2)
     return {"benchmark": "syscall", "iterations": iterations, "repeat": repeat,
             "us_per_syscall": round(us_syscall, 3), "us_per_switch": round(us_switch, 3),
-            "reference_jos_qemu_us_per_syscall": 9.0, **environment()}
+            "model_us_per_syscall": _rounded(modelled_us(c_syscall, models)),
+            "model_us_per_switch": _rounded(modelled_us(c_switch, models)), **environment()}
 
 
-def bench_suite(repeat: int, progress: Callable[[int, int, str], None] | None = None
-                ) -> list[dict[str, object]]:
-    """Every benchmark once, each figure beside real JOS under QEMU on this
-    machine class where there is one (ratio = pyjos / JOS, low end of a range)."""
+def bench_suite(repeat: int, models: list[CostModel],
+                jos: dict[str, object] | None = None,
+                progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, object]]:
+    """Every benchmark once: each figure of pyjos beside what its counted
+    events would take under each cost model, and beside the user's own
+    measured JOS figure where `jos` (josfigures.load) has one."""
     steps: list[tuple[str, Callable[[], list[dict[str, object]]]]] = [
-        ("syscall", lambda: _suite_syscall(repeat)),
-        ("fault", lambda: [_row("user-level page fault round trip", "us",
-                                bench_fault(8192, repeat)["us_per_fault"], None)]),
-        ("ipc", lambda: [_row("IPC message", "us", bench_ipc(20_000, repeat)["us_per_message"],
-                              None)]),
-        ("fork", lambda: _suite_fork(repeat)),
-        ("programs", lambda: _suite_programs(repeat)),
+        ("syscall", lambda: _suite_syscall(repeat, models)),
+        ("fault", lambda: _suite_one("user-level page fault round trip", "us",
+                                     bench_fault(8192, repeat, models), "us_per_fault")),
+        ("ipc", lambda: _suite_one("IPC message", "us", bench_ipc(20_000, repeat, models),
+                                   "us_per_message")),
+        ("fork", lambda: _suite_fork(repeat, models)),
+        ("programs", lambda: _suite_programs(repeat, models)),
     ]
     rows: list[dict[str, object]] = []
     for i, (name, step) in enumerate(steps):
@@ -361,29 +383,52 @@ def bench_suite(repeat: int, progress: Callable[[int, int, str], None] | None = 
         rows += step()
     if progress:
         progress(len(steps), len(steps), "done")
+    attach_jos(rows, jos)
     return rows
 
 
-def _row(name: str, unit: str, value: float, reference: object) -> dict[str, object]:
-    low = reference[0] if isinstance(reference, list) else reference
-    return {"name": name, "unit": unit, "value": value, "reference": reference,
-            "ratio": round(value / low, 3) if low else None}
+def attach_jos(rows: list[dict[str, object]], jos: dict[str, object] | None) -> None:
+    """Set each suite row's reference (the user's JOS figure, or None) and
+    ratio (pyjos / the figure, the low end of a range)."""
+    figures = dict((jos or {}).get("figures", {}))
+    for row in rows:
+        ref = figures.get(row["name"])
+        low = ref[0] if isinstance(ref, list) else ref
+        row["reference"] = ref
+        row["ratio"] = round(float(row["value"]) / low, 3) if low else None
 
 
-def _suite_syscall(repeat: int) -> list[dict[str, object]]:
-    r = bench_syscall(100_000, repeat)
-    return [_row("sys_getenvid round trip", "us", r["us_per_syscall"], 9.0),
-            _row("yield and switch", "us", r["us_per_switch"], None)]
+# The suite's rows, in order; the keys of a --jos-figures file (josfigures.py).
+SUITE_NAMES = ("sys_getenvid round trip", "yield and switch", "user-level page fault round trip",
+               "IPC message", "cow fork, N=1034: the call", "cow fork, N=1034: the cycle",
+               "cow fork, N=1034: traps", "pingpong", "forktree", "stresssched", "primes to 1877")
 
 
-def _suite_fork(repeat: int) -> list[dict[str, object]]:
-    row = bench_fork("cow", 1034, 5, repeat)
-    return [_row("cow fork, N=1034: the call", "ms", row["ms_per_fork"], 35),
-            _row("cow fork, N=1034: traps", "", row["traps_per_fork"], 2076)]
+def _row(name: str, unit: str, value: float, models: dict[str, float] | None) -> dict[str, object]:
+    return {"name": name, "unit": unit, "value": value, "models": models}
 
 
-def _suite_programs(repeat: int) -> list[dict[str, object]]:
-    r = bench_programs(repeat)
+def _suite_one(name: str, unit: str, result: dict[str, object], key: str) -> list[dict[str, object]]:
+    return [_row(name, unit, result[key], result["model_us"])]
+
+
+def _suite_syscall(repeat: int, models: list[CostModel]) -> list[dict[str, object]]:
+    r = bench_syscall(100_000, repeat, models)
+    return [_row("sys_getenvid round trip", "us", r["us_per_syscall"], r["model_us_per_syscall"]),
+            _row("yield and switch", "us", r["us_per_switch"], r["model_us_per_switch"])]
+
+
+def _suite_fork(repeat: int, models: list[CostModel]) -> list[dict[str, object]]:
+    row = bench_fork("cow", 1034, 5, repeat, models)
+    cycle_ms = {m.name: row["model_cycles"][m.name] / m.clock_ghz / 1e6
+                for m in models if m.clock_ghz}
+    return [_row("cow fork, N=1034: the call", "ms", row["ms_per_fork"], None),
+            _row("cow fork, N=1034: the cycle", "ms", row["ms_per_fork_cycle"], _rounded(cycle_ms)),
+            _row("cow fork, N=1034: traps", "", row["traps_per_fork"], None)]
+
+
+def _suite_programs(repeat: int, models: list[CostModel]) -> list[dict[str, object]]:
+    r = bench_programs(repeat, models)
     names = {"pingpong": "pingpong", "forktree": "forktree", "stresssched": "stresssched",
              "primes_1877": "primes to 1877"}
-    return [_row(names[k], "ms", r[k]["ms"], r[k]["reference_jos_qemu_ms"]) for k in names]
+    return [_row(names[k], "ms", r[k]["ms"], r[k]["model_ms"]) for k in names]

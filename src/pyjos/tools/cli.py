@@ -14,6 +14,7 @@ from ..guest.build import BuildError, list_programs
 from .bench import FORK_STRATEGIES
 from .costmodel import MODEL_NAMES
 from ..guest.elf import ElfError
+from .josfigures import JosFiguresError
 from ..kernel.env import LoadError
 from ..machine import UNICORN_VERSION, MachineError
 
@@ -82,7 +83,7 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("programs", nargs="+", metavar="PROGRAM",
                      help="bundled program name or path to a .c file")
     run.add_argument("--mem", type=_mib, default=128, metavar="MIB",
-                     help="physical memory in MiB (default 128)")
+                     help="physical memory in MiB, 4 to 1024 (default 128)")
     run.add_argument("--quantum", type=_positive, default=10_000, metavar="N",
                      help="time slice before preemption, in guest basic blocks (instructions "
                           "where no host C compiler builds the native timer; default 10000)")
@@ -129,11 +130,14 @@ def make_parser() -> argparse.ArgumentParser:
     bench.add_argument("--model", type=_names("cost model", MODEL_NAMES), default=None,
                        metavar="M[,M...]",
                        help="cost models for modelled cycles: i386, p4, host (calibrated on "
-                            "this machine) (fork; default all three)")
+                            "this machine) (fork: default all three; the others: i386,p4)")
     bench.add_argument("--cow-faults", choices=["user", "kernel"], default="user",
                        help="who resolves copy-on-write faults (fork; default user)")
     bench.add_argument("--seed", type=int, default=0,
                        help="seed of the order in which the fork cases are measured (default 0)")
+    bench.add_argument("--jos-figures", type=Path, metavar="FILE",
+                       help="your own measured JOS figures (JSON) to show beside the suite's; "
+                            "format and how to measure: docs/how-much-faster.md")
     bench.add_argument("--csv", type=Path, metavar="FILE", help="write the fork rows as CSV")
     bench.add_argument("--plot", type=Path, metavar="FILE.png",
                        help="plot speedup over cow fork and cost per fork cycle (with "
@@ -212,14 +216,15 @@ def cmd_bench(ns: argparse.Namespace) -> int:
         return _bench_suite(ns)
     if ns.what == "fork":
         return _bench_fork(ns)
+    models = _suite_models(ns)
     if ns.what == "syscall":
-        result = bench.bench_syscall(ns.iterations or 200_000, ns.repeat)
+        result = bench.bench_syscall(ns.iterations or 200_000, ns.repeat, models)
     elif ns.what == "fault":
-        result = bench.bench_fault(ns.iterations or 8192, ns.repeat)
+        result = bench.bench_fault(ns.iterations or 8192, ns.repeat, models)
     elif ns.what == "ipc":
-        result = bench.bench_ipc(ns.iterations or 20_000, ns.repeat)
+        result = bench.bench_ipc(ns.iterations or 20_000, ns.repeat, models)
     else:
-        result = bench.bench_programs(ns.repeat)
+        result = bench.bench_programs(ns.repeat, models)
     if ns.json:
         print(json.dumps(result, indent=2))
     else:
@@ -269,17 +274,27 @@ def _bench_fork(ns: argparse.Namespace) -> int:
 
 
 def _bench_suite(ns: argparse.Namespace) -> int:
-    from . import bench, report
+    from . import bench, josfigures, report
 
+    jos = josfigures.load(ns.jos_figures) if ns.jos_figures else None
     if not ns.json:
         print("# pyjos bench: " + ", ".join(f"{k} {v}" for k, v in bench.environment().items()),
               flush=True)
-    rows = bench.bench_suite(ns.repeat, report.progress_line)
+    models = _suite_models(ns)
+    rows = bench.bench_suite(ns.repeat, models, jos, report.progress_line)
     if ns.json:
-        print(json.dumps({"benchmark": "suite", "results": rows, **bench.environment()}, indent=2))
+        print(json.dumps({"benchmark": "suite", "results": rows, "jos_figures": jos,
+                          **bench.environment()}, indent=2))
     else:
-        print(report.suite_table(rows))
+        print(report.suite_table(rows, [m.name for m in models], jos and jos["source"]))
     return EXIT_OK
+
+
+def _suite_models(ns: argparse.Namespace) -> list:
+    """The cost models beside the suite's figures: --model, or i386 and p4."""
+    from .costmodel import get_models
+
+    return get_models(ns.model or ["i386", "p4"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         if ns.command == "list":
             return cmd_list()
         return cmd_bench(ns)
-    except (BuildError, ElfError, LoadError, MachineError) as exc:
+    except (BuildError, ElfError, LoadError, MachineError, JosFiguresError) as exc:
         print(f"pyjos: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -174,16 +174,32 @@ def progress_line(done: int, total: int, what: str) -> None:
     sys.stderr.flush()
 
 
-def suite_table(rows: list[dict[str, object]]) -> str:
-    """The `pyjos bench` suite: figure, pyjos, JOS under QEMU, ratio."""
-    out = [f"{'benchmark':<34s} {'pyjos':>12s} {'JOS/QEMU':>14s} {'ratio':>7s}"]
+def suite_table(rows: list[dict[str, object]], models: list[str],
+                jos_source: str | None = None) -> str:
+    """The `pyjos bench` suite: figure, pyjos, the same events under each cost
+    model, and the user's own JOS figure (--jos-figures) with the ratio."""
+    heads = [f"{'benchmark':<34s}", f"{'pyjos':>12s}", *(f"{'model ' + m:>12s}" for m in models)]
+    if jos_source is not None:
+        heads += [f"{'JOS (yours)':>14s}", f"{'ratio':>7s}"]
+    out = [" ".join(heads)]
     for r in rows:
-        ref, unit = r.get("reference"), str(r["unit"])
-        if ref is None:
-            ref_s = "-"
-        else:
-            ref_s = (f"{ref[0]}-{ref[1]}" if isinstance(ref, list) else f"{ref}") + f" {unit}"
-        ratio = "-" if r.get("ratio") is None else f"{r['ratio']:.2f}"
-        out.append(f"{r['name']:<34s} {r['value']:>9.3f} {unit:<2s} {ref_s:>14s} {ratio:>7s}")
-    out.append("ratio: pyjos / JOS under QEMU on this machine class (the low end of a range)")
+        unit = str(r["unit"])
+        cells = [f"{r['name']:<34s}", f"{r['value']:>9.3f} {unit:<2s}"]
+        for m in models:
+            value = (r.get("models") or {}).get(m)
+            cells.append(f"{value:>9.3f} {unit:<2s}" if value is not None else f"{'-':>12s}")
+        if jos_source is not None:
+            ref = r.get("reference")
+            ref_s = "-" if ref is None else (
+                f"{ref[0]}-{ref[1]}" if isinstance(ref, list) else f"{ref}") + f" {unit}"
+            ratio = "-" if r.get("ratio") is None else f"{r['ratio']:.2f}"
+            cells += [f"{ref_s:>14s}", f"{ratio:>7s}"]
+        out.append(" ".join(cells))
+    out.append("pyjos: measured here; model M: the events pyjos counted, priced by cost model M "
+               "(costmodel.py) at its clock")
+    if jos_source is None:
+        out.append("no JOS figures: give your own measured ones with --jos-figures FILE "
+                   "(format and how to measure: docs/how-much-faster.md)")
+    else:
+        out.append(f"JOS (yours): {jos_source}; ratio: pyjos / JOS (the low end of a range)")
     return "\n".join(out)
