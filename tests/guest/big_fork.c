@@ -1,5 +1,5 @@
 // big memory: map N pages (argv[1]) holding their index, fork with strategy argv[2]
-// (dumb, cow, batch, kernel); the child checks every page and rewrites every
+// (dumb, cow, batch, kernel, odf); the child checks every page and rewrites every
 // argv[3]-th one (default 1: all), the parent waits for it to exit and checks
 // that none of its pages changed
 #include <inc/lib.h>
@@ -11,7 +11,7 @@ static envid_t (*by_name(const char *name))(void)
 {
 	static const struct { const char *name; envid_t (*fn)(void); } table[] = {
 		{ "dumb", fork_dumb }, { "cow", fork_cow }, { "batch", fork_batch },
-		{ "kernel", fork_kernel },
+		{ "kernel", fork_kernel }, { "odf", fork_odf },
 	};
 	unsigned i;
 

@@ -191,12 +191,19 @@ class Pmap:
     def pgdir_walk(self, pgdir: int, va: int, create: bool) -> int | None:
         """Physical address of va's PTE in pgdir, creating its table if asked.
 
-        Returns None when the table is absent and create is false, or when no
-        page is free for a new table.
+        The PTE is for changing: a page table that on-demand fork shares
+        (odf.py: a user directory entry without PTE_W) is made this
+        directory's own first (unshare_table).  Returns None when the table
+        is absent and create is false, or when no page is free for a new (or
+        unshared) table.
         """
         mem = self.mem
         pde_pa = pgdir + PDX(va) * 4
         pde = _U32.unpack_from(mem.buf, pde_pa)[0]
+        if pde & PTE_P and not pde & PTE_W and va < UTOP:
+            pde = self.unshare_table(pgdir, PDX(va))
+            if pde is None:
+                return None
         if not pde & PTE_P:
             if not create:
                 return None
@@ -208,6 +215,32 @@ class Pmap:
             pde = (ppn << PGSHIFT) | PTE_P | PTE_W | PTE_U
             _U32.pack_into(mem.buf, pde_pa, pde)
         return (pde & ~0xFFF) + PTX(va) * 4
+
+    def unshare_table(self, pgdir: int, pdx: int) -> int | None:
+        """Make the shared page table at pdx pgdir's own: copy it (one more
+        reference to each frame in it, pt_copied) unless pgdir is its last
+        user, then give the directory entry back PTE_W.  Returns the new
+        directory entry, or None when no page is free for the copy."""
+        pdes = self.u32(pgdir, PDX(UTOP))
+        table = int(pdes[pdx]) & ~0xFFF
+        refs = self.pp_refs()
+        if refs[table >> PGSHIFT] > 1:
+            ppn = self.page_alloc(zero=False)
+            if ppn is None:
+                return None
+            ents = self.u32(table)
+            self.u32(ppn << PGSHIFT)[:] = ents
+            present = ents[(ents & PTE_P) != 0] >> PGSHIFT
+            np.add.at(refs, present.astype(np.intp), 1)
+            refs[table >> PGSHIFT] -= 1
+            refs[ppn] += 1
+            table = ppn << PGSHIFT
+            self.stats.bump("pt_copied")
+            self.stats.bump("pt_pages_allocated")
+        pdes[pdx] = table | PTE_P | PTE_W | PTE_U
+        if pgdir == self.current_pgdir:
+            self.tlb_stale = True
+        return table | PTE_P | PTE_W | PTE_U
 
     def pte(self, pgdir: int, va: int) -> int:
         """The PTE for va (0 when its page table is absent)."""
@@ -333,7 +366,8 @@ class Pmap:
         return out
 
     def free_user_tables(self, pgdir: int) -> None:
-        """Unmap every user page below UTOP and free the page tables.
+        """Unmap every user page below UTOP and free the page tables; a page
+        table that on-demand fork shares only loses this directory's reference.
 
         The same work, counters and free-list order as dropping each PTE and
         then each table in address order (``_drop``, ``page_decref``), done
@@ -346,13 +380,16 @@ class Pmap:
         if not len(tables):
             return
         drops, writes = [], 0
+        refs = self.pp_refs()
         for pdx in tables.tolist():
             table = int(pdes[pdx]) & ~0xFFF
-            ents = self.u32(table)
-            present = ents[(ents & PTE_P) != 0]
-            writes += len(present)
-            drops += [present >> PGSHIFT, np.array([table >> PGSHIFT], dtype=np.uint32)]
-            ents[:] = 0
+            if refs[table >> PGSHIFT] == 1:  # not shared (odf.py): drop its pages
+                ents = self.u32(table)
+                present = ents[(ents & PTE_P) != 0]
+                writes += len(present)
+                drops.append(present >> PGSHIFT)
+                ents[:] = 0
+            drops.append(np.array([table >> PGSHIFT], dtype=np.uint32))
         pdes[tables] = 0
         if writes:
             self.stats.bump("pte_writes", writes)

@@ -4,6 +4,8 @@ Names are stable keys of ``pyjos run --stats-json`` and of the benchmarks:
 ``traps.<kind>``, ``syscalls.<name>``, ``page_faults``, ``upcalls``,
 ``pages_allocated``, ``pages_freed``, ``pages_copied``, ``pte_writes``,
 ``pt_pages_allocated`` (page-table pages made, by pgdir_walk or sys_fork),
+``pt_shared``/``pt_copied`` (page tables on-demand fork shared, and copied
+on their first change; odf.py),
 ``tlb_flushes``, ``env_switches``, ``traps.timer`` (time slices that ran out),
 ``guest_blocks`` (guest basic blocks executed, charged to the env that ran
 them; only with the native timer), ``kernel_page_copies`` (pages the kernel

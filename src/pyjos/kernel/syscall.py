@@ -293,13 +293,20 @@ def _store_result(k: Kernel, idx: int, va: int, value: int) -> int:
     return 0
 
 
-def sys_fork(k: Kernel) -> int:
-    """Atomic in-kernel copy-on-write fork (kfork.py).  The child's id, or
-    -E_NO_FREE_ENV, -E_NO_MEM."""
-    from .kfork import kernel_fork
+FORK_HOW_COPY, FORK_HOW_ODF = 0, 1  # sys_fork's argument (inc/lib.h)
 
+
+def sys_fork(k: Kernel, how: int) -> int:
+    """Atomic in-kernel copy-on-write fork: how 0 copies the page tables
+    (kfork.py), 1 shares them (on-demand fork, odf.py).  The child's id, or
+    -E_NO_FREE_ENV, -E_NO_MEM; -E_INVAL for another how."""
+    from .kfork import kernel_fork
+    from .odf import odf_fork
+
+    if how not in (FORK_HOW_COPY, FORK_HOW_ODF):
+        return -E_INVAL
     start = time.perf_counter()
-    envid = kernel_fork(k)
+    envid = (odf_fork if how == FORK_HOW_ODF else kernel_fork)(k)
     if envid > 0:
         fork_begin(k, envid & (NENV - 1), start)
         fork_end(k, envid & (NENV - 1))

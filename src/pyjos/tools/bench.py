@@ -89,7 +89,7 @@ def _per(counts: dict[str, int], base: dict[str, int], prefix: str, n: int) -> f
     return total / n
 
 
-FORK_STRATEGIES = ("dumb", "cow", "batch", "kernel", "sfork")
+FORK_STRATEGIES = ("dumb", "cow", "batch", "kernel", "odf", "sfork")
 DEFAULT_FORK_PAGES = (0, 16, 64, 256, 1024, 4096, 16384, 65536)
 MAX_FORK_PAGES = 131072  # 512 MiB: with the kernel's tables, what 1 GiB can fork
 _MIB = 1024 * 1024
@@ -105,6 +105,8 @@ _CYCLE_KEYS = {
     "pages_allocated_per_fork": "pages_allocated",
     "pte_writes_per_fork": "pte_writes",
     "pt_pages_per_fork": "pt_pages_allocated",
+    "pt_shared_per_fork": "pt_shared",
+    "pt_copied_per_fork": "pt_copied",
     "tlb_flushes_per_fork": "tlb_flushes",
     "env_switches_per_fork": "env_switches",
 }

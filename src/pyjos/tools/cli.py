@@ -15,6 +15,7 @@ from .bench import FORK_STRATEGIES
 from .costmodel import MODEL_NAMES
 from ..guest.elf import ElfError
 from .josfigures import JosFiguresError
+from ..kernel import FORK_STRATEGIES as KERNEL_FORKS
 from ..kernel.env import LoadError
 from ..machine import UNICORN_VERSION, MachineError
 
@@ -90,7 +91,7 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-insns", type=_nonnegative, default=0, metavar="N",
                      help="stop with exit status 4 once at least N guest instructions ran "
                           "(checked at each timer interrupt; 0 = no limit)")
-    run.add_argument("--fork", choices=["dumb", "cow", "batch", "kernel"], default=None,
+    run.add_argument("--fork", choices=list(KERNEL_FORKS), default=None,
                      help="what the library's fork() does in this run: eager copy, "
                           "user-level copy-on-write (the default, as JOS), the same in "
                           "batched system calls, or the kernel's sys_fork")
@@ -120,7 +121,7 @@ def make_parser() -> argparse.ArgumentParser:
                        help="measurements; figures are the minimum or the median (default 3)")
     bench.add_argument("--strategy", type=_names("strategy", FORK_STRATEGIES), default=None,
                        metavar="S[,S...]",
-                       help="fork strategies (fork; default dumb,cow,batch,kernel,sfork)")
+                       help="fork strategies (fork; default dumb,cow,batch,kernel,odf,sfork)")
     bench.add_argument("--pages", type=_int_list, default=None, metavar="N[,N...]",
                        help="extra mapped pages of the forking process, up to 131072 "
                             "(fork; default 0,16,64,256,1024,4096,16384,65536: several "
