@@ -9,12 +9,13 @@ then it is RUNNABLE.  These are the page rules of the user-level fork()
 
 Atomicity: every page the fork can need (directory, one table per present
 user page table, exception stack, and a table for it) is counted first; if
-fewer are free, nothing is touched and the call returns -E_NO_MEM.  After
-that point nothing can fail.
+fewer are free, plus PARENT_RESERVE for the parent's next faults, nothing is
+touched and the call returns -E_NO_MEM.  After that point nothing can fail.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,16 +32,37 @@ if TYPE_CHECKING:
 
 XSTACK = UXSTACKTOP - PGSIZE
 _PU = PTE_P | PTE_U
+# Pages left free beyond the fork's own, for the parent's copy-on-write
+# faults right after it (its stack, the page it stores the child's id in,
+# each a copy plus pgfault's next spare): with fewer, the fork fails with
+# -E_NO_MEM instead of leaving a parent that cannot take its next fault.
+PARENT_RESERVE = 4
 
 
 def kernel_fork(k: Kernel) -> int:
     """Fork the current env; return the child's id or -E_NO_FREE_ENV/-E_NO_MEM."""
+    return fork_with(k, None)
+
+
+# How on-demand fork (odf.py) treats a page table: shareable(k, pdes, pdx)
+# says whether table pdx of the parent's directory entries pdes may be
+# shared; share(k, pdes, child_pdes, pdx, refs) shares it.
+Sharer = tuple[Callable[["Kernel", np.ndarray, int], bool],
+               Callable[["Kernel", np.ndarray, np.ndarray, int, np.ndarray], None]]
+
+
+def fork_with(k: Kernel, sharer: Sharer | None) -> int:
+    """kernel_fork, sharing the tables that sharer allows instead of
+    copying them (with None, every table is copied)."""
     envtab, pmap = k.envtab, k.pmap
     parent = envtab.curenv
     ppgdir = envtab.pgdir(parent)
-    tables = np.flatnonzero(pmap.u32(ppgdir, PDX(UTOP)) & PTE_P).tolist()
-    needed = 1 + len(tables) + 1 + (0 if PDX(XSTACK) in tables else 1)
-    if pmap.nfree < needed:
+    pdes = pmap.u32(ppgdir, PDX(UTOP))
+    tables = np.flatnonzero(pdes & PTE_P).tolist()
+    shared = {pdx for pdx in tables
+              if sharer and pdx != PDX(XSTACK) and sharer[0](k, pdes, pdx)}
+    needed = 1 + len(tables) - len(shared) + 1 + (0 if PDX(XSTACK) in tables else 1)
+    if pmap.nfree < needed + PARENT_RESERVE:
         return -E_NO_MEM
     r, child = envtab.env_alloc(envtab.cur_id())
     if r < 0:
@@ -51,7 +73,12 @@ def kernel_fork(k: Kernel) -> int:
     cpgdir = envtab.pgdir(child)
     refs = pmap.pp_refs()
     for pdx in tables:
-        _fork_table(k, ppgdir, cpgdir, pdx, refs)
+        if pdx in shared:
+            sharer[1](k, pdes, pmap.u32(cpgdir, PDX(UTOP)), pdx, refs)
+        else:
+            _fork_table(k, ppgdir, cpgdir, pdx, refs)
+    if shared and ppgdir == pmap.current_pgdir:
+        pmap.tlb_stale = True
     xstack = pmap.page_alloc()
     pmap.page_insert(cpgdir, xstack, XSTACK, PTE_P | PTE_U | PTE_W)
     envtab.set_status(child, EnvStatus.ENV_RUNNABLE)

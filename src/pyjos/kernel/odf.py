@@ -22,8 +22,8 @@ hold one reference for the table, not one per env; copying the table adds
 one to each.  env_free drops a shared table's reference without touching its
 entries (``Pmap.free_user_tables``).
 
-Tables that cannot be shared are copied at fork as sys_fork copies them
-(kfork._fork_table): the exception stack's (the child gets a fresh exception
+The fork itself is kfork.fork_with.  Tables that cannot be shared are copied
+at fork as sys_fork copies them: the exception stack's (the child gets a fresh exception
 stack) and any holding a writable PTE_SHARE page (writes to it must not
 fault).  Atomicity as sys_fork: every page the fork can need is counted
 first; with fewer free, nothing is touched and the call returns -E_NO_MEM.
@@ -35,57 +35,25 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..abi import (
-    E_NO_MEM, PDX, PGSHIFT, PGSIZE, PTE_COW, PTE_P, PTE_SHARE, PTE_U, PTE_W, UTOP,
-    UXSTACKTOP, EnvStatus,
-)
-from .kfork import _fork_table
-from .syscall import env_clone_registers
+from ..abi import PGSHIFT, PTE_COW, PTE_P, PTE_SHARE, PTE_U, PTE_W
+from .kfork import fork_with
 
 if TYPE_CHECKING:
     from .kernel import Kernel
 
-XSTACK = UXSTACKTOP - PGSIZE
 _WRITABLE_SHARE = PTE_P | PTE_U | PTE_W | PTE_SHARE
 
 
 def odf_fork(k: Kernel) -> int:
     """Fork the current env sharing its page tables; the child's id or
     -E_NO_FREE_ENV / -E_NO_MEM."""
-    envtab, pmap = k.envtab, k.pmap
-    parent = envtab.curenv
-    ppgdir = envtab.pgdir(parent)
-    pdes = pmap.u32(ppgdir, PDX(UTOP))
-    tables = np.flatnonzero(pdes & PTE_P).tolist()
-    copied = [pdx for pdx in tables if pdx == PDX(XSTACK) or _has_writable_share(k, pdes, pdx)]
-    needed = 1 + len(copied) + 1 + (0 if PDX(XSTACK) in tables else 1)
-    if pmap.nfree < needed:
-        return -E_NO_MEM
-    r, child = envtab.env_alloc(envtab.cur_id())
-    if r < 0:
-        return r
-    env_clone_registers(k, parent, child)
-    c = k.envs[child]
-    c.env_pgfault_upcall = k.envs[parent].env_pgfault_upcall
-    cpgdir = envtab.pgdir(child)
-    cpdes = pmap.u32(cpgdir, PDX(UTOP))
-    refs = pmap.pp_refs()
-    for pdx in tables:
-        if pdx in copied:
-            _fork_table(k, ppgdir, cpgdir, pdx, refs)
-        else:
-            _share_table(k, pdes, cpdes, pdx, refs)
-    if ppgdir == pmap.current_pgdir:
-        pmap.tlb_stale = True
-    xstack = pmap.page_alloc()
-    pmap.page_insert(cpgdir, xstack, XSTACK, PTE_P | PTE_U | PTE_W)
-    envtab.set_status(child, EnvStatus.ENV_RUNNABLE)
-    return c.env_id
+    return fork_with(k, (_shareable, _share_table))
 
 
-def _has_writable_share(k: Kernel, pdes: np.ndarray, pdx: int) -> bool:
+def _shareable(k: Kernel, pdes: np.ndarray, pdx: int) -> bool:
+    """A table may be shared unless it holds a writable PTE_SHARE page."""
     ents = k.pmap.u32(int(pdes[pdx]) & ~0xFFF)
-    return bool(((ents & _WRITABLE_SHARE) == _WRITABLE_SHARE).any())
+    return not ((ents & _WRITABLE_SHARE) == _WRITABLE_SHARE).any()
 
 
 def _share_table(k: Kernel, pdes: np.ndarray, cpdes: np.ndarray, pdx: int,
