@@ -203,6 +203,7 @@ class ForkStrategy(enum.IntEnum):
     FORK_COW = 1
     FORK_BATCH = 2
     FORK_KERNEL = 3
+    FORK_ODF = 4
 
 
 FORK_STRATEGY_SYMBOL = "pyjos_fork_strategy"
@@ -212,6 +213,7 @@ FORK_STRATEGIES: dict[str, str] = {
     "cow": "user-level copy-on-write, one system call per page (JOS; the default)",
     "batch": "user-level copy-on-write sent in batched system calls",
     "kernel": "the kernel's sys_fork: copy-on-write in one trap",
+    "odf": "on-demand fork (EuroSys 2021): sys_fork sharing the page tables copy-on-write",
 }
 # sfork is no strategy of fork() but a fork of its own (shared memory); the
 # fork benchmark compares it with the strategies.

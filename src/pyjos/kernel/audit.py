@@ -85,8 +85,7 @@ def _kernel_tables(kernel: Kernel) -> list[int]:
 
 def _env_dirs(kernel: Kernel) -> list[tuple[int, int]]:
     """(env index, directory ppn) of every live env."""
-    return [(idx, (kernel.envs[idx].env_pgdir - KERNBASE) >> PGSHIFT)
-            for idx in kernel.envtab.live()]
+    return [(idx, kernel.envtab.pgdir(idx) >> PGSHIFT) for idx in kernel.envtab.live()]
 
 
 def _limited(problems: list[str]) -> list[str]:
@@ -177,11 +176,8 @@ def _kernel_refs(kernel: Kernel) -> np.ndarray:
 
 
 def _pp_refs(kernel: Kernel) -> np.ndarray:
-    """pages[].pp_ref (PageInfo: pp_link u32, pp_ref u16, padding u16)."""
-    pmap = kernel.pmap
-    words = np.frombuffer(pmap.mem.buf, dtype=np.uint16, count=pmap.npages * 4,
-                          offset=pmap.pages_pa)
-    return words[2::4].astype(np.int64)
+    """pages[].pp_ref, as a copy of wider integers to compare with counts."""
+    return kernel.pmap.pp_refs().astype(np.int64)
 
 
 def _check_refs(kernel: Kernel, free: np.ndarray) -> list[str]:

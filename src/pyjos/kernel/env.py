@@ -56,6 +56,9 @@ class EnvTable:
         self.programs: dict[int, Program] = {}  # env index -> the program it runs
         self.runnable: list[int] = []  # sorted indexes of RUNNABLE and RUNNING envs (sched.py)
         self._free_head: int | None = None
+        # Physical address of each env's page directory (env_pgdir holds its
+        # JOS kernel virtual address, for guests; the kernel uses this).
+        self._pgdir_pa = [0] * NENV
         for i in range(NENV - 1, -1, -1):
             self._push_free(i)
 
@@ -86,7 +89,7 @@ class EnvTable:
 
     def pgdir(self, idx: int) -> int:
         """Physical address of env idx's page directory."""
-        return self.envs[idx].env_pgdir - KERNBASE
+        return self._pgdir_pa[idx]
 
     def set_status(self, idx: int, status: EnvStatus) -> None:
         """Change an env's status; the one place that does (keeps `runnable`,
@@ -127,7 +130,8 @@ class EnvTable:
         e.env_id = generation | idx
         e.env_parent_id = parent_id
         e.env_type = ENV_TYPE_USER
-        e.env_pgdir = KERNBASE + pgdir
+        e.env_pgdir = KERNBASE + pgdir  # new_pgdir keeps it below KERN_WINDOW
+        self._pgdir_pa[idx] = pgdir
         tf = e.env_tf
         tf.tf_ds = tf.tf_es = tf.tf_ss = GD_UD | 3
         tf.tf_cs = GD_UT | 3
@@ -149,6 +153,7 @@ class EnvTable:
         pmap.free_user_tables(pgdir)
         pmap.page_decref(pgdir >> PGSHIFT)
         e.env_pgdir = 0
+        self._pgdir_pa[idx] = 0
         self.set_status(idx, EnvStatus.ENV_FREE)
         self.programs.pop(idx, None)
         self._push_free(idx)

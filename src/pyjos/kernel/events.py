@@ -59,6 +59,11 @@ EVENTS: dict[str, EventKind] = {
     "cow_reuses": EventKind("the kernel resolved copy-on-write without a copy (pp_ref 1); "
                             "args: va"),
     "pte_writes": EventKind("page-table entries written"),
+    "pt_pages_allocated": EventKind("page-table pages made (by pgdir_walk, sys_fork, or a copy "
+                                    "of a shared table)"),
+    "pt_shared": EventKind("page tables an on-demand fork shared between parent and child "
+                           "(odf.py)"),
+    "pt_copied": EventKind("shared page tables copied at their first change (odf.py)"),
     "tlb_flushes": EventKind("TLB flushes before user code ran again"),
     "env_switches": EventKind("a CPU switched to another env; args: from env index "
                               "(None: none), to env index"),

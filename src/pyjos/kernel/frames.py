@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ..abi import NENV, PDX, PGSHIFT, PTE_P, UTOP, Env, EnvStatus, PageInfo
+from ..abi import NENV, PDX, PGSHIFT, PTE_P, UTOP, Env, EnvStatus
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -88,22 +88,9 @@ def pp_ref(k: Kernel, ppn: int) -> int:
     return k.pmap.pages[ppn].pp_ref
 
 
-def pp_refs(k: Kernel) -> np.ndarray:
-    """pages[].pp_ref as a writable view, strided over struct PageInfo (one
-    view per machine)."""
-    pmap = k.pmap
-    refs = _REFS.get(pmap)
-    if refs is None:
-        refs = _REFS[pmap] = np.ndarray(
-            (pmap.npages,), dtype=f"<u{PageInfo.pp_ref.size}", buffer=pmap.mem.buf,
-            offset=pmap.pages_pa + PageInfo.pp_ref.offset, strides=(ctypes.sizeof(PageInfo),))
-    return refs
-
-
-_REFS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def multiply_referenced(k: Kernel) -> int:
     """How many frames have pp_ref > 1: mapped more than once (by two or more
     envs, in every program here), counted at once without a page-table walk."""
-    return int(np.count_nonzero(pp_refs(k) > 1))
+    return int(np.count_nonzero(k.pmap.pp_refs() > 1))

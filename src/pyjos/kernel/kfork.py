@@ -9,14 +9,15 @@ then it is RUNNABLE.  These are the page rules of the user-level fork()
 
 Atomicity: every page the fork can need (directory, one table per present
 user page table, exception stack, and a table for it) is counted first; if
-fewer are free, nothing is touched and the call returns -E_NO_MEM.  After
-that point nothing can fail.  The same holds for references: if any frame
-would pass PP_REF_MAX mappings (pp_ref is 16 bits), the call returns
--E_NO_MEM before touching anything.
+fewer are free, plus PARENT_RESERVE for the parent's next faults, nothing is
+touched and the call returns -E_NO_MEM.  After that point nothing can fail.
+The same holds for references: if any frame would pass PP_REF_MAX mappings
+(pp_ref is 16 bits), the call returns -E_NO_MEM before touching anything.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,7 +27,6 @@ from ..abi import (
     PTX, UTOP, UXSTACKTOP, EnvStatus,
 )
 from .env import env_clone_registers
-from .frames import pp_refs as _pp_refs
 from .pmap import PP_REF_MAX
 
 if TYPE_CHECKING:
@@ -34,16 +34,38 @@ if TYPE_CHECKING:
 
 XSTACK = UXSTACKTOP - PGSIZE
 _PU = PTE_P | PTE_U
+# Pages left free beyond the fork's own, for the parent's copy-on-write
+# faults right after it (its stack, the page it stores the child's id in,
+# each a copy plus pgfault's next spare): with fewer, the fork fails with
+# -E_NO_MEM instead of leaving a parent that cannot take its next fault.
+PARENT_RESERVE = 4
 
 
 def kernel_fork(k: Kernel) -> int:
     """Fork the current env; return the child's id or -E_NO_FREE_ENV/-E_NO_MEM."""
+    return fork_with(k, None)
+
+
+# How on-demand fork (odf.py) treats a page table: shareable(k, pdes, pdx)
+# says whether table pdx of the parent's directory entries pdes may be
+# shared; share(k, pdes, child_pdes, pdx, refs) shares it.
+Sharer = tuple[Callable[["Kernel", np.ndarray, int], bool],
+               Callable[["Kernel", np.ndarray, np.ndarray, int, np.ndarray], None]]
+
+
+def fork_with(k: Kernel, sharer: Sharer | None) -> int:
+    """kernel_fork, sharing the tables that sharer allows instead of
+    copying them (with None, every table is copied)."""
     envtab, pmap = k.envtab, k.pmap
     parent = k.cpu.env
     ppgdir = envtab.pgdir(parent)
-    tables = np.flatnonzero(_u32(k, ppgdir, PDX(UTOP)) & PTE_P).tolist()
-    needed = 1 + len(tables) + 1 + (0 if PDX(XSTACK) in tables else 1)
-    if pmap.nfree < needed or not _refs_fit(k, ppgdir, tables):
+    pdes = pmap.u32(ppgdir, PDX(UTOP))
+    tables = np.flatnonzero(pdes & PTE_P).tolist()
+    shared = {pdx for pdx in tables
+              if sharer and pdx != PDX(XSTACK) and sharer[0](k, pdes, pdx)}
+    needed = 1 + len(tables) - len(shared) + 1 + (0 if PDX(XSTACK) in tables else 1)
+    copied = [pdx for pdx in tables if pdx not in shared]
+    if pmap.nfree < needed + PARENT_RESERVE or not _refs_fit(k, ppgdir, copied):
         return -E_NO_MEM
     parent_id = k.cur_id()
     r, child = envtab.env_alloc(parent_id, parent_id)
@@ -53,24 +75,25 @@ def kernel_fork(k: Kernel) -> int:
     c = k.envs[child]
     c.env_pgfault_upcall = k.envs[parent].env_pgfault_upcall
     cpgdir = envtab.pgdir(child)
-    refs = _pp_refs(k)
+    refs = pmap.pp_refs()
     for pdx in tables:
-        _fork_table(k, ppgdir, cpgdir, pdx, refs)
+        if pdx in shared:
+            sharer[1](k, pdes, pmap.u32(cpgdir, PDX(UTOP)), pdx, refs)
+        else:
+            _fork_table(k, ppgdir, cpgdir, pdx, refs)
+    if shared:
+        pmap.mark_stale(ppgdir)
     xstack = pmap.page_alloc()
     pmap.page_insert(cpgdir, xstack, XSTACK, PTE_P | PTE_U | PTE_W)
     envtab.set_status(child, EnvStatus.ENV_RUNNABLE)
     return c.env_id
 
 
-def _u32(k: Kernel, pa: int, count: int = 1024) -> np.ndarray:
-    """A writable uint32 view of guest physical memory."""
-    return np.frombuffer(k.pmap.mem.buf, dtype=np.uint32, count=count, offset=pa)
-
-
 def _shared_entries(k: Kernel, ppgdir: int, pdx: int) -> tuple[np.ndarray, np.ndarray]:
     """(the parent's page table pdx, which of its entries the child shares)."""
-    ptable = int(_u32(k, ppgdir + pdx * 4, 1)[0]) & ~0xFFF
-    pents = _u32(k, ptable)
+    pmap = k.pmap
+    ptable = int(pmap.u32(ppgdir + pdx * 4, 1)[0]) & ~0xFFF
+    pents = pmap.u32(ptable)
     present = (pents & _PU) == _PU
     if pdx == PDX(XSTACK):
         present[PTX(XSTACK)] = False  # the child gets a fresh exception stack
@@ -84,7 +107,7 @@ def _refs_fit(k: Kernel, ppgdir: int, tables: list[int]) -> bool:
     frames = np.concatenate([pents[present] >> PGSHIFT for pents, present in
                              (_shared_entries(k, ppgdir, pdx) for pdx in tables)])
     ppns, adds = np.unique(frames.astype(np.intp), return_counts=True)
-    return bool(np.all(_pp_refs(k)[ppns].astype(np.int64) + adds <= PP_REF_MAX))
+    return bool(np.all(k.pmap.pp_refs()[ppns].astype(np.int64) + adds <= PP_REF_MAX))
 
 
 def _fork_table(k: Kernel, ppgdir: int, cpgdir: int, pdx: int, refs: np.ndarray) -> None:
@@ -100,8 +123,8 @@ def _fork_table(k: Kernel, ppgdir: int, cpgdir: int, pdx: int, refs: np.ndarray)
     cents = np.where(present, frames | cperms, 0).astype(np.uint32)
     ctable = pmap.page_alloc()
     pmap.pages[ctable].pp_ref += 1
-    _u32(k, ctable << PGSHIFT)[:] = cents
-    _u32(k, cpgdir + pdx * 4, 1)[0] = (ctable << PGSHIFT) | PTE_P | PTE_W | PTE_U
+    pmap.u32(ctable << PGSHIFT)[:] = cents
+    pmap.u32(cpgdir + pdx * 4, 1)[0] = (ctable << PGSHIFT) | PTE_P | PTE_W | PTE_U
     np.add.at(refs, (frames[present] >> PGSHIFT).astype(np.intp), 1)
     remark = cow & ((perms & PTE_W) != 0)
     nremark = int(remark.sum())
@@ -109,3 +132,4 @@ def _fork_table(k: Kernel, ppgdir: int, cpgdir: int, pdx: int, refs: np.ndarray)
         pents[remark] = (pents[remark] & ~np.uint32(PTE_W)) | PTE_COW
         pmap.mark_stale(ppgdir)
     k.events.bump("pte_writes", int(present.sum()) + nremark)
+    k.events.bump("pt_pages_allocated")

@@ -3,7 +3,8 @@
 Physical pages are numbered by ppn (physical address >> 12).  ``pages[]``, one
 ``PageInfo`` per physical page, lives in guest memory and is mapped read-only
 to users at UPAGES; the free list is threaded through ``pp_link`` as kernel
-virtual addresses of PageInfo entries, as in JOS.
+virtual addresses of PageInfo entries, as in JOS.  (With more than 256 MiB
+there are two such lists, see below.)
 
 Page directories and tables are real x86 structures in guest memory that the
 CPU walks.  The kernel edits them with plain memory writes and keeps every
@@ -20,6 +21,17 @@ Physical memory at boot::
     pages[]       npages * 8 bytes
     envs[]        NENV * 124 bytes
     ...           free pages
+
+Memory may exceed the 256 MiB that KERNBASE..4 GiB can map (up to
+MAX_MEM).  As in JOS, KERNBASE maps physical memory from 0 up to 4 GiB
+(supervisor only), so user accesses there stay protection faults; the frames
+above that window are reached by the Python kernel directly, never through a
+kernel virtual address.  Only page directories must stay inside the window,
+because guests see envs[].env_pgdir as a JOS kernel pointer (and pp_link
+points into pages[], a boot allocation).  So free pages below the window
+and above it are on two lists: page_alloc takes from above first, and
+new_pgdir from below; up to 256 MiB the second list is empty and allocation
+is JOS's.
 """
 
 from __future__ import annotations
@@ -27,6 +39,8 @@ from __future__ import annotations
 import ctypes
 import struct
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ..abi import (
     E_FAULT, E_NO_MEM, KERNBASE, NENV, NPDENTRIES, PDX, PGSHIFT, PGSIZE, PTE_ADDR, PTE_COW,
@@ -42,6 +56,9 @@ if TYPE_CHECKING:
 _U32 = struct.Struct("<I")
 PP_REF_MAX = 0xFFFF  # pp_ref is 16 bits (struct PageInfo): a mapping past this fails
 _DIR_BITS = PTE_W | PTE_U  # directory bits that limit every page under the entry
+PAGEINFO_SIZE = ctypes.sizeof(PageInfo)
+KERN_WINDOW = (1 << 32) - KERNBASE  # physical bytes KERNBASE..4 GiB can map
+MAX_MEM = 1 << 30  # pages[] must fit in the 4 MiB at UPAGES; 1 GiB is 2 MiB of it
 
 
 class Pmap:
@@ -57,7 +74,11 @@ class Pmap:
         self.pages_pa = self._boot_alloc(self.npages * ctypes.sizeof(PageInfo))
         self.envs_pa = self._boot_alloc(NENV * ctypes.sizeof(Env))
         self.pages = (PageInfo * self.npages).from_buffer(self.mem.buf, self.pages_pa)
-        self._free_head = 0  # ppn of the first free page, 0 = empty list
+        self._views: dict[str, np.ndarray] = {}  # numpy views of pages[] fields
+        # Heads (ppn, 0 = empty) of the free lists of pages below KERN_WINDOW
+        # and above it (empty unless memory exceeds the window).
+        self._heads = [0, 0]
+        self._window_ppn = KERN_WINDOW >> PGSHIFT
         self.nfree = 0
         self._map_kernel()
         self._page_init()
@@ -86,35 +107,68 @@ class Pmap:
         self._boot_map(UPAGES, ROUNDUP(self.npages * ctypes.sizeof(PageInfo), PGSIZE),
                        self.pages_pa, PTE_U)
         self._boot_map(UENVS, ROUNDUP(NENV * ctypes.sizeof(Env), PGSIZE), self.envs_pa, PTE_U)
-        self._boot_map(KERNBASE, size, 0, PTE_W)
+        self._boot_map(KERNBASE, min(size, KERN_WINDOW), 0, PTE_W)
         self.mem.write32(self.kern_pgdir + PDX(UVPT) * 4, self.kern_pgdir | PTE_P | PTE_U)
 
     def _page_init(self) -> None:
-        """Put every page above the boot allocations on the free list, lowest first."""
+        """Put every page above the boot allocations on the free lists, lowest first."""
         first_free = self._next_boot >> PGSHIFT
-        for ppn in range(first_free):
-            self.pages[ppn].pp_ref = 1  # the kernel's own pages
-        for ppn in range(self.npages - 1, first_free - 1, -1):
-            self._push_free(ppn)
+        self.pp_refs()[:first_free] = 1  # the kernel's own pages
         self.boot_pages = first_free
+        split = min(self._window_ppn, self.npages)
+        for which, lo, hi in ((0, first_free, split), (1, split, self.npages)):
+            self._push_free_all(np.arange(hi - 1, lo - 1, -1, dtype=np.intp), which)
 
-    def _pageinfo_kva(self, ppn: int) -> int:
-        return KERNBASE + self.pages_pa + ppn * ctypes.sizeof(PageInfo)
+    def _pageinfo_kva(self, ppn):
+        """Kernel virtual address of pages[ppn] (an int or a uint32 array)."""
+        return KERNBASE + self.pages_pa + ppn * PAGEINFO_SIZE
+
+    def _link_ppn(self, link: int) -> int:
+        """The ppn a pp_link value points at (0 for the end of the list)."""
+        return (link - KERNBASE - self.pages_pa) // PAGEINFO_SIZE if link else 0
+
+    # --- numpy views of guest memory -------------------------------------------------
+    def u32(self, pa: int, count: int = 1024) -> np.ndarray:
+        """A writable uint32 view of guest physical memory (a page table by default)."""
+        return np.frombuffer(self.mem.buf, dtype=np.uint32, count=count, offset=pa)
+
+    def pp_refs(self) -> np.ndarray:
+        """pages[].pp_ref as a writable view, strided over struct PageInfo."""
+        return self._pages_field("pp_ref")
+
+    def pp_links(self) -> np.ndarray:
+        """pages[].pp_link as a writable view, strided over struct PageInfo."""
+        return self._pages_field("pp_link")
+
+    def _pages_field(self, name: str) -> np.ndarray:
+        view = self._views.get(name)
+        if view is None:
+            field = getattr(PageInfo, name)
+            view = self._views[name] = np.ndarray(
+                (self.npages,), dtype=f"<u{field.size}", buffer=self.mem.buf,
+                offset=self.pages_pa + field.offset, strides=(PAGEINFO_SIZE,))
+        return view
 
     def _push_free(self, ppn: int) -> None:
-        self.pages[ppn].pp_link = self._pageinfo_kva(self._free_head) if self._free_head else 0
-        self._free_head = ppn
+        which = int(ppn >= self._window_ppn)
+        head = self._heads[which]
+        self.pages[ppn].pp_link = self._pageinfo_kva(head) if head else 0
+        self._heads[which] = ppn
         self.nfree += 1
 
     # --- allocation ------------------------------------------------------------
-    def page_alloc(self, zero: bool = True) -> int | None:
-        """Take a page off the free list (pp_ref stays 0); None if none is free."""
-        ppn = self._free_head
+    def page_alloc(self, zero: bool = True, low: bool = False) -> int | None:
+        """Take a page off a free list (pp_ref stays 0); None if none is free.
+
+        Pages above KERN_WINDOW go first; with low, only a page below it.
+        """
+        heads = self._heads
+        which = 0 if low or not heads[1] else 1
+        ppn = heads[which]
         if not ppn:
             return None
         info = self.pages[ppn]
-        link = info.pp_link
-        self._free_head = (link - KERNBASE - self.pages_pa) // ctypes.sizeof(PageInfo) if link else 0
+        heads[which] = self._link_ppn(info.pp_link)
         info.pp_link = 0
         self.nfree -= 1
         if zero:
@@ -139,23 +193,30 @@ class Pmap:
 
     def free_list_length(self) -> int:
         """Walk the guest free list (for checks; nfree is the fast answer)."""
-        n, ppn = 0, self._free_head
-        while ppn:
-            n += 1
-            link = self.pages[ppn].pp_link
-            ppn = (link - KERNBASE - self.pages_pa) // ctypes.sizeof(PageInfo) if link else 0
+        n = 0
+        for ppn in self._heads:
+            while ppn:
+                n += 1
+                ppn = self._link_ppn(self.pages[ppn].pp_link)
         return n
 
     # --- page tables -------------------------------------------------------------
     def pgdir_walk(self, pgdir: int, va: int, create: bool) -> int | None:
         """Physical address of va's PTE in pgdir, creating its table if asked.
 
-        Returns None when the table is absent and create is false, or when no
-        page is free for a new table.
+        The PTE is for changing: a page table that on-demand fork shares
+        (odf.py: a user directory entry without PTE_W) is made this
+        directory's own first (unshare_table).  Returns None when the table
+        is absent and create is false, or when no page is free for a new (or
+        unshared) table.
         """
         mem = self.mem
         pde_pa = pgdir + PDX(va) * 4
         pde = _U32.unpack_from(mem.buf, pde_pa)[0]
+        if pde & PTE_P and not pde & PTE_W and va < UTOP:
+            pde = self.unshare_table(pgdir, PDX(va))
+            if pde is None:
+                return None
         if not pde & PTE_P:
             if not create:
                 return None
@@ -163,9 +224,35 @@ class Pmap:
             if ppn is None:
                 return None
             self.pages[ppn].pp_ref += 1
+            self.events.bump("pt_pages_allocated")
             pde = (ppn << PGSHIFT) | PTE_P | PTE_W | PTE_U
             _U32.pack_into(mem.buf, pde_pa, pde)
         return (pde & ~0xFFF) + PTX(va) * 4
+
+    def unshare_table(self, pgdir: int, pdx: int) -> int | None:
+        """Make the shared page table at pdx pgdir's own: copy it (one more
+        reference to each frame in it, pt_copied) unless pgdir is its last
+        user, then give the directory entry back PTE_W.  Returns the new
+        directory entry, or None when no page is free for the copy."""
+        pdes = self.u32(pgdir, PDX(UTOP))
+        table = int(pdes[pdx]) & ~0xFFF
+        refs = self.pp_refs()
+        if refs[table >> PGSHIFT] > 1:
+            ppn = self.page_alloc(zero=False)
+            if ppn is None:
+                return None
+            ents = self.u32(table)
+            self.u32(ppn << PGSHIFT)[:] = ents
+            present = ents[(ents & PTE_P) != 0] >> PGSHIFT
+            np.add.at(refs, present.astype(np.intp), 1)
+            refs[table >> PGSHIFT] -= 1
+            refs[ppn] += 1
+            table = ppn << PGSHIFT
+            self.events.bump("pt_copied")
+            self.events.bump("pt_pages_allocated")
+        pdes[pdx] = table | PTE_P | PTE_W | PTE_U
+        self.mark_stale(pgdir)
+        return table | PTE_P | PTE_W | PTE_U
 
     def pte(self, pgdir: int, va: int) -> int:
         """The PTE for va with its effective permissions, as the CPU sees them
@@ -319,23 +406,76 @@ class Pmap:
         return out
 
     def free_user_tables(self, pgdir: int) -> None:
-        """Unmap every user page below UTOP and free the page tables."""
-        mem = self.mem
-        for pdx in range(PDX(UTOP)):
-            pde_pa = pgdir + pdx * 4
-            pde = mem.read32(pde_pa)
-            if not pde & PTE_P:
-                continue
-            table = PTE_ADDR(pde)
-            for ptx, pte in enumerate(struct.unpack_from("<1024I", mem.buf, table)):
-                if pte & PTE_P:
-                    self._drop(pgdir, table + ptx * 4, pte)
-            mem.write32(pde_pa, 0)
-            self.page_decref(table >> PGSHIFT)
+        """Unmap every user page below UTOP and free the page tables; a page
+        table that on-demand fork shares only loses this directory's reference.
+
+        The same work, counters and free-list order as dropping each PTE and
+        then each table in address order (``_drop``, ``page_decref``), done
+        with numpy over whole tables: a frame is freed at its last reference,
+        so the frames whose every reference is here are pushed in the order of
+        their last occurrence, each table right after its entries.
+        """
+        pdes = self.u32(pgdir, PDX(UTOP))
+        tables = np.flatnonzero(pdes & PTE_P)
+        if not len(tables):
+            return
+        drops, writes = [], 0
+        refs = self.pp_refs()
+        for pdx in tables.tolist():
+            table = int(pdes[pdx]) & ~0xFFF
+            if refs[table >> PGSHIFT] == 1:  # not shared (odf.py): drop its pages
+                ents = self.u32(table)
+                present = ents[(ents & PTE_P) != 0]
+                writes += len(present)
+                drops.append(present >> PGSHIFT)
+                ents[:] = 0
+            drops.append(np.array([table >> PGSHIFT], dtype=np.uint32))
+        pdes[tables] = 0
+        if writes:
+            self.events.bump("pte_writes", writes)
+            self.mark_stale(pgdir)
+        self._decref_all(np.concatenate(drops).astype(np.intp))
+
+    def _decref_all(self, seq: np.ndarray) -> None:
+        """page_decref every ppn of seq, in order (a ppn may repeat)."""
+        refs = self.pp_refs()
+        last = len(seq) - 1 - np.unique(seq[::-1], return_index=True)[1]
+        ppns = seq[last]
+        counts = np.bincount(seq, minlength=self.npages)[ppns]
+        if (refs[ppns] < counts).any():
+            raise AssertionError("free_user_tables: a page's pp_ref is below its mappings")
+        refs[ppns] -= counts.astype(np.uint16)
+        freed = seq[np.sort(last[refs[ppns] == 0])]
+        self._push_free_all(freed)
+        if len(freed):
+            self.events.bump("pages_freed", len(freed))
+
+    def _push_free_all(self, ppns: np.ndarray, which: int | None = None) -> None:
+        """page_free each page of ppns, in order (the last pushed is a new head);
+        which names their free list when the caller knows it."""
+        if which is None:
+            high = ppns >= self._window_ppn
+            self._push_free_all(ppns[~high], 0)
+            self._push_free_all(ppns[high], 1)
+            return
+        if not len(ppns):
+            return
+        links = self.pp_links()
+        if links[ppns].any():
+            raise AssertionError("page_free of a page still on a free list")
+        head = self._heads[which]
+        links[ppns[0]] = self._pageinfo_kva(head) if head else 0
+        links[ppns[1:]] = self._pageinfo_kva(ppns[:-1].astype(np.uint32))
+        self._heads[which] = int(ppns[-1])
+        self.nfree += len(ppns)
 
     def new_pgdir(self) -> int | None:
-        """A page directory with the kernel's mappings above UTOP and UVPT self-map."""
-        ppn = self.page_alloc()
+        """A page directory with the kernel's mappings above UTOP and UVPT self-map.
+
+        It comes from below KERN_WINDOW, so that env_pgdir holds its JOS kernel
+        virtual address; None when no such page is free.
+        """
+        ppn = self.page_alloc(low=True)
         if ppn is None:
             return None
         self.pages[ppn].pp_ref += 1

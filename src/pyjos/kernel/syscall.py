@@ -24,6 +24,7 @@ from ..abi import (
 )
 from .env import env_clone_registers, env_destroy
 from .kfork import kernel_fork
+from .odf import odf_fork
 from .vm import copyin, copyout, user_mem_assert, user_mem_check
 
 if TYPE_CHECKING:
@@ -143,7 +144,6 @@ def sys_page_map(k: Kernel, srcenvid: int, srcva: int, dstenvid: int, dstva: int
     """Map the page at srcva in srcenvid at dstva in dstenvid.  -E_BAD_ENV;
     -E_INVAL for bad vas or perm, an unmapped srcva, or write permission on a
     read-only source; -E_NO_MEM."""
-    envtab = k.envtab
     r, src = k.envid2env(srcenvid, True)
     if r < 0:
         return r
@@ -268,11 +268,17 @@ def sys_batch(k: Kernel, calls: int, ncalls: int, flags: int) -> int:
     return len(results)
 
 
-def sys_fork(k: Kernel) -> int:
-    """Atomic in-kernel copy-on-write fork (kfork.py).  The child's id, or
-    -E_NO_FREE_ENV, -E_NO_MEM."""
+FORK_HOW_COPY, FORK_HOW_ODF = 0, 1  # sys_fork's argument (inc/lib.h)
+
+
+def sys_fork(k: Kernel, how: int) -> int:
+    """Atomic in-kernel copy-on-write fork: how 0 copies the page tables
+    (kfork.py), 1 shares them (on-demand fork, odf.py).  The child's id, or
+    -E_NO_FREE_ENV, -E_NO_MEM; -E_INVAL for another how."""
+    if how not in (FORK_HOW_COPY, FORK_HOW_ODF):
+        return -E_INVAL
     start = time.perf_counter()
-    envid = kernel_fork(k)
+    envid = (odf_fork if how == FORK_HOW_ODF else kernel_fork)(k)
     if envid > 0:
         parent_id = k.cur_id()
         k.forks.begin(parent_id, envid & (NENV - 1), start)

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 def mib(text: str) -> int:
     value = int(text)
-    if value < 4 or value > 3072:
-        raise argparse.ArgumentTypeError("memory must be 4 to 3072 MiB")
+    if value < 4 or value > 1024:
+        raise argparse.ArgumentTypeError("memory must be 4 to 1024 MiB")
     return value
 
 
@@ -32,6 +32,7 @@ def bounded(lo: int, hi: int) -> Callable[[str], int]:
 MAX_QUANTUM = 10**9  # a slice longer than this would hold the CPU for minutes
 MAX_INSNS = 10**15
 MAX_COUNT = 10**8  # iterations, fuzz calls
+MAX_FORK_PAGES = 131072  # bench fork --pages: 512 MiB, what 1 GiB can fork
 
 
 def int_list(text: str) -> list[int]:
@@ -40,8 +41,8 @@ def int_list(text: str) -> list[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"not a comma-separated list of integers: {text!r}") from None
-    if any(v < 0 or v > 65536 for v in values):
-        raise argparse.ArgumentTypeError("page counts must be 0 to 65536")
+    if any(v < 0 or v > MAX_FORK_PAGES for v in values):
+        raise argparse.ArgumentTypeError(f"page counts must be 0 to {MAX_FORK_PAGES}")
     return values
 
 

@@ -9,13 +9,19 @@ import platform
 import random
 import re
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from .. import __version__
 from .costmodel import EVENT_COUNTERS, CostModel, event_counts
+from ..guest.build import build_host_program
 from ..kernel import DEFAULT_MEM, Kernel, KernelConfig
+from ..kernel.pmap import MAX_MEM
 from ..machine import UNICORN_VERSION
+
+NATIVE_SOURCE = Path(__file__).parent.parent / "host" / "forknative.c"
 
 
 def time_run(programs: list[str], args: list[str], config: KernelConfig | None = None) -> float:
@@ -26,12 +32,26 @@ def time_run(programs: list[str], args: list[str], config: KernelConfig | None =
 def per_iteration_us(programs: list[str], n: int, repeat: int, per: int,
                      config: KernelConfig | None = None) -> float:
     """Microseconds per event: (t(n) - t(0)) / (n * per), min over repeats."""
+    return per_iteration(programs, n, repeat, per, config)[0]
+
+
+def per_iteration(programs: list[str], n: int, repeat: int, per: int,
+                  config: KernelConfig | None = None) -> tuple[float, dict[str, float]]:
+    """(microseconds per event as per_iteration_us, counters per event: the
+    same difference of the two runs' counts over n * per)."""
+    config = config or KernelConfig()
     best = float("inf")
     for _ in range(repeat):
-        base = time_run(programs, ["0"], config)
-        full = time_run(programs, [str(n)], config)
-        best = min(best, (full - base) / (n * per) * 1e6)
-    return best
+        t0, base, _ = _counted_run(programs, ["0"], config)
+        t1, full, _ = _counted_run(programs, [str(n)], config)
+        best = min(best, (t1 - t0) / (n * per) * 1e6)
+    return best, {k: (full.get(k, 0) - base.get(k, 0)) / (n * per) for k in set(full) | set(base)}
+
+
+def modelled_us(counts: dict[str, float], models: list[CostModel]) -> dict[str, float]:
+    """What the counted events would take on each model's CPU, in microseconds."""
+    return {m.name: m.cost(event_counts(counts)) / m.clock_ghz / 1e3
+            for m in models if m.clock_ghz}
 
 
 def environment() -> dict[str, str]:
@@ -69,7 +89,9 @@ def _per(counts: dict[str, int], base: dict[str, int], prefix: str, n: int) -> f
     return total / n
 
 
-DEFAULT_FORK_PAGES = (0, 16, 64, 256, 1024, 4096)
+DEFAULT_FORK_PAGES = (0, 16, 64, 256, 1024, 4096, 16384, 65536)
+_MIB = 1024 * 1024
+_SLACK = 64 * _MIB  # kernel tables, the program, the children's stacks
 
 # Per-fork counter differences (run with F forks minus run with none) / F.
 # pages copied: copy-on-write copies (seen by the kernel) plus the copies the
@@ -80,6 +102,9 @@ _CYCLE_KEYS = {
     "pages_copied_per_fork": ("pages_copied", "eager_copies"),
     "pages_allocated_per_fork": "pages_allocated",
     "pte_writes_per_fork": "pte_writes",
+    "pt_pages_per_fork": "pt_pages_allocated",
+    "pt_shared_per_fork": "pt_shared",
+    "pt_copied_per_fork": "pt_copied",
     "tlb_flushes_per_fork": "tlb_flushes",
     "env_switches_per_fork": "env_switches",
 }
@@ -102,10 +127,16 @@ def bench_fork(strategy: str, pages: int, forks: int, repeat: int,
     (its faults, its exit) and the parent's copy-on-write faults afterwards
     (trap/syscall totals of the cycle are *_per_cycle; ms_per_fork_cycle is
     its wall time).  model_cycles prices the cycle's events under each
-    cost model (costmodel.py).
+    cost model (costmodel.py).  pt_pages_per_fork: page-table pages the
+    cycle made.  `forks` shrinks where that many children would not fit in
+    memory (fork_plan); the row says how many were made.
     """
-    mem = (64 + pages * (forks + 2) * 4 // 1024) * 1024 * 1024
-    config = KernelConfig(mem=max(mem, DEFAULT_MEM), cow_faults=cow_faults)
+    plan = fork_plan(strategy, pages, forks)
+    if plan is None:
+        raise RuntimeError(f"{strategy} fork at N={pages} does not fit in "
+                           f"{MAX_MEM // _MIB} MiB of physical memory")
+    mem, forks = plan
+    config = KernelConfig(mem=mem, cow_faults=cow_faults)
     cycles, calls_ms, runs = [], [], []
     for _ in range(repeat):
         t0, base, _ = _counted_run(["forkbench"], [str(pages), "0", strategy], config)
@@ -140,6 +171,60 @@ def bench_fork(strategy: str, pages: int, forks: int, repeat: int,
     return row
 
 
+def fork_plan(strategy: str, pages: int, forks: int) -> tuple[int, int] | None:
+    """(physical memory, forks) for forkbench of `pages` pages, or None if
+    even one fork does not fit in MAX_MEM.
+
+    The parent's pages, plus what each child may hold while the next forks
+    are made (the parent does not wait): all the pages for dumb, its page
+    tables and a few faulted pages for the others.  Fewer forks are made
+    where `forks` children would not fit.
+    """
+    child = pages if strategy == "dumb" else pages // 1024 + 16
+    def need(f: int) -> int:
+        return _SLACK + (pages + f * child) * 4096
+    while forks > 1 and need(forks) > MAX_MEM:
+        forks -= 1
+    if need(forks) > MAX_MEM:
+        return None
+    mem = -(-need(forks) // (4 * _MIB)) * 4 * _MIB
+    return max(mem, DEFAULT_MEM), forks
+
+
+def bench_native(pages: int, forks: int, repeat: int) -> dict[str, object] | None:
+    """The same fork cycle on the host (host/forknative.c): N dirty pages,
+    fork, the child exits, the parent waits.  ms_per_fork (median, _min) is
+    the fork() call, ms_per_fork_cycle the whole cycle.  None where no host
+    C compiler works."""
+    exe = build_host_program("forknative", NATIVE_SOURCE)
+    if exe is None:
+        return None
+    calls, cycles = [], []
+    for _ in range(repeat):
+        done = subprocess.run([str(exe), str(pages), str(forks)], capture_output=True,
+                              text=True, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"forknative {pages} {forks}: {done.stderr.strip()}")
+        for line in done.stdout.splitlines():
+            _word, call_ns, cycle_ns = line.split()
+            calls.append(int(call_ns) / 1e6)
+            cycles.append(int(cycle_ns) / 1e6)
+    return {"strategy": "native", "pages": pages, "forks": forks,
+            "ms_per_fork": round(_median(calls), 4), "ms_per_fork_min": round(min(calls), 4),
+            "ms_per_fork_cycle": round(_median(cycles), 4)}
+
+
+def add_native(rows: list[dict[str, object]], native: list[dict[str, object]]) -> None:
+    """Put each N's native figures beside every row of that N
+    (native_ms_per_fork, native_ms_per_fork_cycle)."""
+    by_n = {int(r["pages"]): r for r in native}
+    for row in rows:
+        ref = by_n.get(int(row["pages"]))
+        if ref is not None:
+            row["native_ms_per_fork"] = ref["ms_per_fork"]
+            row["native_ms_per_fork_cycle"] = ref["ms_per_fork_cycle"]
+
+
 def bench_fork_suite(strategies: list[str], pages: list[int], forks: int, repeat: int,
                      models: list[CostModel], seed: int, cow_faults: str = "user",
                      progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, object]]:
@@ -155,10 +240,17 @@ def bench_fork_suite(strategies: list[str], pages: list[int], forks: int, repeat
     for i, (s, n) in enumerate(order):
         if progress:
             progress(i, len(order), f"{s} N={n}")
-        rows[(s, n)] = bench_fork(s, n, forks, repeat, models, cow_faults)
+        if fork_plan(s, n, forks) is not None:
+            rows[(s, n)] = bench_fork(s, n, forks, repeat, models, cow_faults)
     if progress:
         progress(len(order), len(order), "done")
-    return [rows[key] for key in plan]
+    return [rows[key] for key in plan if key in rows]
+
+
+def skipped_cases(strategies: list[str], pages: list[int], forks: int) -> list[str]:
+    """What bench_fork_suite leaves out because it does not fit in memory."""
+    return [f"{s} fork at N={n}: not measured, needs more than {MAX_MEM // _MIB} MiB"
+            for n in pages for s in strategies if fork_plan(s, n, forks) is None]
 
 
 def answer_lines(rows: list[dict[str, object]], baseline: str = "cow") -> list[str]:
@@ -178,7 +270,7 @@ def answer_lines(rows: list[dict[str, object]], baseline: str = "cow") -> list[s
                 continue
             figures = [(f"model {m}", float(base["model_cycles"][m]) / float(row["model_cycles"][m]))
                        for m in row["model_cycles"]]
-            figures.append(("measured", float(base["ms_per_fork_cycle"]) / float(row["ms_per_fork_cycle"])))
+            figures.append(("measured", _ratio(base["ms_per_fork_cycle"], row["ms_per_fork_cycle"])))
             head_label, head = figures[0]
             what = "sfork" if name == "sfork" else f"{name} fork"
             rest = ", ".join(f"{_speed(r, True)} ({label})" for label, r in figures[1:])
@@ -187,72 +279,102 @@ def answer_lines(rows: list[dict[str, object]], baseline: str = "cow") -> list[s
     return lines
 
 
+def native_lines(rows: list[dict[str, object]]) -> list[str]:
+    """Per N and strategy, against native Linux on this machine (measured):
+    'N=16384: kernel fork cycle is 3.1x slower than native (call 2.2x slower)'."""
+    lines = []
+    for row in rows:
+        if "native_ms_per_fork_cycle" not in row:
+            continue
+        what = "sfork" if row["strategy"] == "sfork" else f"{row['strategy']} fork"
+        cycle = _ratio(row["native_ms_per_fork_cycle"], row["ms_per_fork_cycle"])
+        call = _ratio(row["native_ms_per_fork"], row["ms_per_fork"])
+        lines.append(f"N={row['pages']}: {what} cycle is {_speed(cycle, True)} than native "
+                     f"(call {_speed(call, True)}; measured)")
+    return lines
+
+
+def _ratio(a: object, b: object) -> float:
+    """a / b, or 0 when either is not positive (see _speed)."""
+    return float(a) / float(b) if float(a) > 0 and float(b) > 0 else 0.0
+
+
 def _speed(ratio: float, words: bool = False) -> str:
     """'6.1x' (or, with words, '6.1x faster' / '2.0x slower')."""
     if not words:
         return f"{ratio:.1f}x"
+    if ratio <= 0:  # a cycle time (a difference of two runs) that noise made <= 0
+        return "not measurably faster or slower"
     return f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
 
 
-def bench_fault(iterations: int, repeat: int) -> dict[str, object]:
+def bench_fault(iterations: int, repeat: int,
+                models: list[CostModel] = ()) -> dict[str, object]:
     """A user-level page fault round trip: fault, upcall, sys_page_alloc in
     the handler, return to the faulting instruction (and, at exit, the page's
     release)."""
     pages = min(iterations, 16384)
     config = KernelConfig(mem=(64 + pages * 4 // 1024 * 2) * 1024 * 1024)
-    us = per_iteration_us(["faultloop"], pages, repeat, 1, config)
+    us, counts = per_iteration(["faultloop"], pages, repeat, 1, config)
     return {"benchmark": "fault", "faults": pages, "repeat": repeat,
-            "us_per_fault": round(us, 3), **environment()}
+            "us_per_fault": round(us, 3), "model_us": _rounded(modelled_us(counts, models)),
+            **environment()}
 
 
-# Real JOS under QEMU on this machine class, program phase only (ABI.md, issues).
-JOS_REFERENCE_MS = {"pingpong": (11, 17), "stresssched": (440, 540), "primes_1877": (1500, 2100),
-                    "forktree": (40, 63)}
 PROGRAM_RUNS = {"pingpong": (["pingpong"], []), "stresssched": (["stresssched"], []),
                 "primes_1877": (["primes"], ["1877"]), "forktree": (["forktree"], [])}
 
 
-def bench_ipc(messages: int, repeat: int) -> dict[str, object]:
+def _rounded(figures: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in figures.items()}
+
+
+def bench_ipc(messages: int, repeat: int, models: list[CostModel] = ()) -> dict[str, object]:
     """One IPC message between two envs (send, receive, switch), in us."""
-    us = per_iteration_us(["ipcloop"], messages, repeat, 1)
+    us, counts = per_iteration(["ipcloop"], messages, repeat, 1)
     return {"benchmark": "ipc", "messages": messages, "repeat": repeat,
-            "us_per_message": round(us, 3), **environment()}
+            "us_per_message": round(us, 3), "model_us": _rounded(modelled_us(counts, models)),
+            **environment()}
 
 
-def bench_programs(repeat: int) -> dict[str, object]:
-    """Wall time of whole programs (the run phase, boot and load excluded)."""
+def bench_programs(repeat: int, models: list[CostModel] = ()) -> dict[str, object]:
+    """Wall time of whole programs (the run phase, boot and load excluded),
+    and what their counted events would take under each cost model."""
     out: dict[str, object] = {"benchmark": "programs", "repeat": repeat}
     for key, (programs, args) in PROGRAM_RUNS.items():
-        ms = min(time_run(programs, args) for _ in range(repeat)) * 1e3
-        low, high = JOS_REFERENCE_MS[key]
-        out[key] = {"ms": round(ms, 3), "reference_jos_qemu_ms": [low, high],
-                    "ratio_to_reference_low": round(ms / low, 3)}
+        runs = [_counted_run(programs, args, KernelConfig()) for _ in range(repeat)]
+        ms = min(t for t, _c, _e in runs) * 1e3
+        model_ms = {k: v / 1e3 for k, v in modelled_us(runs[0][1], models).items()}
+        out[key] = {"ms": round(ms, 3), "model_ms": _rounded(model_ms)}
     out.update(environment())
     return out
 
 
-def bench_syscall(iterations: int, repeat: int) -> dict[str, object]:
+def bench_syscall(iterations: int, repeat: int, models: list[CostModel] = ()) -> dict[str, object]:
     """sys_getenvid round trip and yield-and-switch between two envs."""
-    us_syscall = per_iteration_us(["syscallloop"], iterations, repeat, 1)
+    us_syscall, c_syscall = per_iteration(["syscallloop"], iterations, repeat, 1)
     # Two envs each yield n times: 2n yields, each a switch to the other env.
-    us_switch = per_iteration_us(["yieldloop", "yieldloop"], iterations // 4 or 1, repeat, 2)
+    us_switch, c_switch = per_iteration(["yieldloop", "yieldloop"], iterations // 4 or 1, repeat, 2)
     return {"benchmark": "syscall", "iterations": iterations, "repeat": repeat,
             "us_per_syscall": round(us_syscall, 3), "us_per_switch": round(us_switch, 3),
-            "reference_jos_qemu_us_per_syscall": 9.0, **environment()}
+            "model_us_per_syscall": _rounded(modelled_us(c_syscall, models)),
+            "model_us_per_switch": _rounded(modelled_us(c_switch, models)), **environment()}
 
 
-def bench_suite(repeat: int, progress: Callable[[int, int, str], None] | None = None
-                ) -> list[dict[str, object]]:
-    """Every benchmark once, each figure beside real JOS under QEMU on this
-    machine class where there is one (ratio = pyjos / JOS, low end of a range)."""
+def bench_suite(repeat: int, models: list[CostModel],
+                jos: dict[str, object] | None = None,
+                progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, object]]:
+    """Every benchmark once: each figure of pyjos beside what its counted
+    events would take under each cost model, and beside the user's own
+    measured JOS figure where `jos` (josfigures.load) has one."""
     steps: list[tuple[str, Callable[[], list[dict[str, object]]]]] = [
-        ("syscall", lambda: _suite_syscall(repeat)),
-        ("fault", lambda: [_row("user-level page fault round trip", "us",
-                                bench_fault(8192, repeat)["us_per_fault"], None)]),
-        ("ipc", lambda: [_row("IPC message", "us", bench_ipc(20_000, repeat)["us_per_message"],
-                              None)]),
-        ("fork", lambda: _suite_fork(repeat)),
-        ("programs", lambda: _suite_programs(repeat)),
+        ("syscall", lambda: _suite_syscall(repeat, models)),
+        ("fault", lambda: _suite_one("user-level page fault round trip", "us",
+                                     bench_fault(8192, repeat, models), "us_per_fault")),
+        ("ipc", lambda: _suite_one("IPC message", "us", bench_ipc(20_000, repeat, models),
+                                   "us_per_message")),
+        ("fork", lambda: _suite_fork(repeat, models)),
+        ("programs", lambda: _suite_programs(repeat, models)),
     ]
     rows: list[dict[str, object]] = []
     for i, (name, step) in enumerate(steps):
@@ -261,29 +383,52 @@ def bench_suite(repeat: int, progress: Callable[[int, int, str], None] | None = 
         rows += step()
     if progress:
         progress(len(steps), len(steps), "done")
+    attach_jos(rows, jos)
     return rows
 
 
-def _row(name: str, unit: str, value: float, reference: object) -> dict[str, object]:
-    low = reference[0] if isinstance(reference, list) else reference
-    return {"name": name, "unit": unit, "value": value, "reference": reference,
-            "ratio": round(value / low, 3) if low else None}
+def attach_jos(rows: list[dict[str, object]], jos: dict[str, object] | None) -> None:
+    """Set each suite row's reference (the user's JOS figure, or None) and
+    ratio (pyjos / the figure, the low end of a range)."""
+    figures = dict((jos or {}).get("figures", {}))
+    for row in rows:
+        ref = figures.get(row["name"])
+        low = ref[0] if isinstance(ref, list) else ref
+        row["reference"] = ref
+        row["ratio"] = round(float(row["value"]) / low, 3) if low else None
 
 
-def _suite_syscall(repeat: int) -> list[dict[str, object]]:
-    r = bench_syscall(100_000, repeat)
-    return [_row("sys_getenvid round trip", "us", r["us_per_syscall"], 9.0),
-            _row("yield and switch", "us", r["us_per_switch"], None)]
+# The suite's rows, in order; the keys of a --jos-figures file (josfigures.py).
+SUITE_NAMES = ("sys_getenvid round trip", "yield and switch", "user-level page fault round trip",
+               "IPC message", "cow fork, N=1034: the call", "cow fork, N=1034: the cycle",
+               "cow fork, N=1034: traps", "pingpong", "forktree", "stresssched", "primes to 1877")
 
 
-def _suite_fork(repeat: int) -> list[dict[str, object]]:
-    row = bench_fork("cow", 1034, 5, repeat)
-    return [_row("cow fork, N=1034: the call", "ms", row["ms_per_fork"], 35),
-            _row("cow fork, N=1034: traps", "", row["traps_per_fork"], 2076)]
+def _row(name: str, unit: str, value: float, models: dict[str, float] | None) -> dict[str, object]:
+    return {"name": name, "unit": unit, "value": value, "models": models}
 
 
-def _suite_programs(repeat: int) -> list[dict[str, object]]:
-    r = bench_programs(repeat)
+def _suite_one(name: str, unit: str, result: dict[str, object], key: str) -> list[dict[str, object]]:
+    return [_row(name, unit, result[key], result["model_us"])]
+
+
+def _suite_syscall(repeat: int, models: list[CostModel]) -> list[dict[str, object]]:
+    r = bench_syscall(100_000, repeat, models)
+    return [_row("sys_getenvid round trip", "us", r["us_per_syscall"], r["model_us_per_syscall"]),
+            _row("yield and switch", "us", r["us_per_switch"], r["model_us_per_switch"])]
+
+
+def _suite_fork(repeat: int, models: list[CostModel]) -> list[dict[str, object]]:
+    row = bench_fork("cow", 1034, 5, repeat, models)
+    cycle_ms = {m.name: row["model_cycles"][m.name] / m.clock_ghz / 1e6
+                for m in models if m.clock_ghz}
+    return [_row("cow fork, N=1034: the call", "ms", row["ms_per_fork"], None),
+            _row("cow fork, N=1034: the cycle", "ms", row["ms_per_fork_cycle"], _rounded(cycle_ms)),
+            _row("cow fork, N=1034: traps", "", row["traps_per_fork"], None)]
+
+
+def _suite_programs(repeat: int, models: list[CostModel]) -> list[dict[str, object]]:
+    r = bench_programs(repeat, models)
     names = {"pingpong": "pingpong", "forktree": "forktree", "stresssched": "stresssched",
              "primes_1877": "primes to 1877"}
-    return [_row(names[k], "ms", r[k]["ms"], r[k]["reference_jos_qemu_ms"]) for k in names]
+    return [_row(names[k], "ms", r[k]["ms"], r[k]["model_ms"]) for k in names]

@@ -18,6 +18,7 @@ from . import grade, observe, skeleton
 from .args import MAX_COUNT, MAX_INSNS, MAX_QUANTUM, bounded, int_list, mib, names
 from .costmodel import MODEL_NAMES
 from ..guest.elf import ElfError
+from .josfigures import JosFiguresError
 from ..kernel.load import LoadError
 from ..machine import UNICORN_VERSION, MachineError
 
@@ -42,7 +43,7 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("programs", nargs="+", metavar="PROGRAM",
                      help="bundled program name or path to a .c file")
     run.add_argument("--mem", type=mib, default=DEFAULT_MEM_MIB, metavar="MIB",
-                     help=f"physical memory in MiB (default {DEFAULT_MEM_MIB})")
+                     help=f"physical memory in MiB, 4 to 1024 (default {DEFAULT_MEM_MIB})")
     run.add_argument("--quantum", type=bounded(1, MAX_QUANTUM), default=DEFAULT_QUANTUM,
                      metavar="N",
                      help="time slice before preemption, in guest basic blocks (instructions "
@@ -92,21 +93,26 @@ def make_parser() -> argparse.ArgumentParser:
                        metavar="S[,S...]",
                        help=f"fork strategies (fork; default {','.join(FORK_KINDS)})")
     bench.add_argument("--pages", type=int_list, default=None, metavar="N[,N...]",
-                       help="extra mapped pages of the forking process "
-                            "(fork; default 0,16,64,256,1024,4096)")
+                       help="extra mapped pages of the forking process, up to 131072 "
+                            "(fork; default 0,16,64,256,1024,4096,16384,65536: several "
+                            "minutes, most of it N=65536; each N is also measured natively)")
     bench.add_argument("--forks", type=bounded(1, 10_000), default=None, metavar="F",
                        help="forks per measurement (fork; default 5)")
     bench.add_argument("--model", type=names("cost model", MODEL_NAMES), default=None,
                        metavar="M[,M...]",
                        help="cost models for modelled cycles: i386, p4, host (calibrated on "
-                            "this machine) (fork; default all three)")
+                            "this machine) (fork: default all three; the others: i386,p4)")
     bench.add_argument("--cow-faults", choices=["user", "kernel"], default=None,
                        help="who resolves copy-on-write faults (fork; default user)")
     bench.add_argument("--seed", type=bounded(0, 2**32 - 1), default=None,
                        help="seed of the order in which the fork cases are measured (default 0)")
+    bench.add_argument("--jos-figures", type=Path, metavar="FILE",
+                       help="your own measured JOS figures (JSON) to show beside the suite's; "
+                            "format and how to measure: docs/how-much-faster.md")
     bench.add_argument("--csv", type=Path, metavar="FILE", help="write the fork rows as CSV")
     bench.add_argument("--plot", type=Path, metavar="FILE.png",
-                       help="plot fork cost and traps against N (fork; needs matplotlib)")
+                       help="plot speedup over cow fork and cost per fork cycle (with "
+                            "native) against N (fork; needs matplotlib)")
 
     fuzz = sub.add_parser("fuzz", help="fuzz the kernel with random system calls",
                           description="Several envs issue random system calls and batches "
@@ -121,7 +127,7 @@ def make_parser() -> argparse.ArgumentParser:
                       help="system calls to make, batched calls included (default 200000)")
     fuzz.add_argument("--envs", type=bounded(1, 16), default=3, metavar="E",
                       help="fuzzing envs besides the bystander (default 3)")
-    fuzz.add_argument("--fork", choices=["dumb", "cow", "batch", "kernel"], default=None,
+    fuzz.add_argument("--fork", choices=list(FORK_STRATEGIES), default=None,
                       help="what the fuzzers' fork() does (default cow)")
     fuzz.add_argument("-v", "--verbose", action="store_true",
                       help="echo the console (thousands of env lines)")
@@ -320,14 +326,15 @@ def cmd_bench(ns: argparse.Namespace) -> int:
         return _bench_suite(ns)
     if ns.what == "fork":
         return _bench_fork(ns)
+    models = _suite_models(ns)
     if ns.what == "syscall":
-        result = bench.bench_syscall(ns.iterations or 200_000, ns.repeat)
+        result = bench.bench_syscall(ns.iterations or 200_000, ns.repeat, models)
     elif ns.what == "fault":
-        result = bench.bench_fault(ns.iterations or 8192, ns.repeat)
+        result = bench.bench_fault(ns.iterations or 8192, ns.repeat, models)
     elif ns.what == "ipc":
-        result = bench.bench_ipc(ns.iterations or 20_000, ns.repeat)
+        result = bench.bench_ipc(ns.iterations or 20_000, ns.repeat, models)
     else:
-        result = bench.bench_programs(ns.repeat)
+        result = bench.bench_programs(ns.repeat, models)
     if ns.json:
         print(json.dumps(result, indent=2))
     else:
@@ -355,21 +362,26 @@ def _bench_fork(ns: argparse.Namespace) -> int:
         print("# pyjos bench fork: " + ", ".join(f"{k} {v}" for k, v in config.items()), flush=True)
     rows = bench.bench_fork_suite(strategies, pages, forks, ns.repeat, models, seed,
                                   cow_faults, report.progress_line)
+    native = [r for r in (bench.bench_native(n, forks, ns.repeat) for n in pages) if r]
+    bench.add_native(rows, native)
     answers = bench.answer_lines(rows)
+    notes = bench.skipped_cases(strategies, pages, forks) + (
+        [] if native else ["no native row: no host C compiler works"])
     if ns.csv:
         write_output(ns.csv, "--csv", lambda path: report.write_csv(rows, path))
     if ns.plot:
         write_output(ns.plot, "--plot",
-                     lambda path: report.write_fork_plot(rows, path, models[0].name))
+                     lambda path: report.write_fork_plot(rows, path, models[0].name, native))
     if ns.json:
         print(json.dumps({"benchmark": "fork", "config": config,
                           "models": {m.name: {"description": m.description, "cycles": m.cycles,
                                               "sources": m.sources, "clock_ghz": m.clock_ghz}
                                      for m in models},
-                          "results": rows, "answers": answers}, indent=2))
+                          "results": rows, "native": native, "answers": answers,
+                          "native_answers": bench.native_lines(rows), "notes": notes}, indent=2))
     else:
-        print(report.fork_tables(rows))
-        print("\n".join(answers))
+        print(report.fork_tables(rows, native))
+        print("\n".join(answers + bench.native_lines(rows) + notes))
     return EXIT_OK
 
 
@@ -392,17 +404,27 @@ def cmd_fuzz(ns: argparse.Namespace) -> int:
 
 
 def _bench_suite(ns: argparse.Namespace) -> int:
-    from . import bench, report
+    from . import bench, josfigures, report
 
+    jos = josfigures.load(ns.jos_figures) if ns.jos_figures else None
     if not ns.json:
         print("# pyjos bench: " + ", ".join(f"{k} {v}" for k, v in bench.environment().items()),
               flush=True)
-    rows = bench.bench_suite(ns.repeat, report.progress_line)
+    models = _suite_models(ns)
+    rows = bench.bench_suite(ns.repeat, models, jos, report.progress_line)
     if ns.json:
-        print(json.dumps({"benchmark": "suite", "results": rows, **bench.environment()}, indent=2))
+        print(json.dumps({"benchmark": "suite", "results": rows, "jos_figures": jos,
+                          **bench.environment()}, indent=2))
     else:
-        print(report.suite_table(rows))
+        print(report.suite_table(rows, [m.name for m in models], jos and jos["source"]))
     return EXIT_OK
+
+
+def _suite_models(ns: argparse.Namespace) -> list:
+    """The cost models beside the suite's figures: --model, or i386 and p4."""
+    from .costmodel import get_models
+
+    return get_models(ns.model or ["i386", "p4"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -422,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(ns, "handler"):  # grade, init
             return ns.handler(ns)
         return cmd_bench(ns)
-    except (BuildError, ElfError, LoadError, MachineError, UsageError) as exc:
+    except (BuildError, ElfError, LoadError, MachineError, UsageError, JosFiguresError) as exc:
         print(f"pyjos: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 FORK_COLUMNS = (
@@ -13,29 +14,45 @@ FORK_COLUMNS = (
     ("faults_per_fork", "faults", ".1f"),
     ("pages_copied_per_fork", "copied", ".1f"),
     ("pte_writes_per_fork", "PTE writes", ".1f"),
+    ("pt_pages_per_fork", "PT pages", ".1f"),
     ("tlb_flushes_per_fork", "TLB flush", ".1f"),
     ("ms_per_fork_min", "ms min", ".3f"),
     ("ms_per_fork", "ms median", ".3f"),
     ("ms_per_fork_cycle", "ms cycle", ".3f"),
+    ("x_native_call", "x nat call", ".1f"),
+    ("x_native_cycle", "x nat cyc", ".1f"),
 )
 
 
-def fork_tables(rows: list[dict[str, object]]) -> str:
-    """One table per N: a row per strategy, the counts per fork, wall times
-    and modelled cycles (columns `cycles <model>`)."""
+def _cell(row: dict[str, object], key: str, fmt: str) -> str:
+    value = row.get(key)
+    if key.startswith("x_native_"):
+        what = "ms_per_fork" if key == "x_native_call" else "ms_per_fork_cycle"
+        ref = row.get(f"native_{what}")
+        value = float(row[what]) / float(ref) if ref and what in row else None
+    return f"{value:>10{fmt}}" if value is not None else f"{'-':>10s}"
+
+
+def fork_tables(rows: list[dict[str, object]], native: list[dict[str, object]] = ()) -> str:
+    """One table per N: a row per strategy, the counts per fork, wall times,
+    how many times native's they are, and modelled cycles (`cyc <model>`);
+    then the native row (host/forknative.c) where one was measured."""
     models = list(rows[0]["model_cycles"]) if rows else []
     heads = [title for _k, title, _f in FORK_COLUMNS] + [f"cyc {m}" for m in models]
     out = []
-    for n in sorted({int(r["pages"]) for r in rows}):
+    for n in sorted({int(r["pages"]) for r in [*rows, *native]}):
         out.append(f"N = {n} extra pages")
         out.append("  ".join(f"{h:>10s}" for h in heads))
-        for row in (r for r in rows if int(r["pages"]) == n):
-            cells = [f"{row[k]:>10{f}}" for k, _t, f in FORK_COLUMNS]
-            cells += [f"{row['model_cycles'][m]:>10.0f}" for m in models]
+        for row in (r for r in [*rows, *native] if int(r["pages"]) == n):
+            cells = [_cell(row, k, f) for k, _t, f in FORK_COLUMNS]
+            cells += [f"{row['model_cycles'][m]:>10.0f}" if "model_cycles" in row else
+                      f"{'-':>10s}" for m in models]
             out.append("  ".join(cells))
         out.append("")
     out.append("traps, syscalls, ms min/median: the fork call; faults, copied, PTE writes, "
-               "TLB flushes, ms cycle, cyc: the whole fork cycle (child's life included)")
+               "PT pages (page-table pages made), TLB flushes, ms cycle, cyc: the whole fork "
+               "cycle (child's life included); x nat: times native Linux's figure on this "
+               "machine (the native row: fork, child exits, waitpid)")
     return "\n".join(out)
 
 
@@ -56,31 +73,95 @@ def write_csv(rows: list[dict[str, object]], path: Path) -> None:
         writer.writerows(flat)
 
 
-def write_fork_plot(rows: list[dict[str, object]], path: Path, model: str) -> None:
-    """Two panels, log axes: modelled cycles per fork against N for each
-    strategy (under `model`), and traps per fork call against N."""
+def _positive_points(rows: list[dict[str, object]], pos: dict[int, int],
+                     value: Callable[[dict[str, object]], float | None]) -> tuple[list, list]:
+    """(x positions, values) of the rows whose value is a positive number (a
+    cycle time taken as a difference of two runs can come out <= 0 in noise)."""
+    xs, ys = [], []
+    for row in sorted(rows, key=lambda r: int(r["pages"])):
+        y = value(row)
+        if y is not None and y > 0:
+            xs.append(pos[int(row["pages"])])
+            ys.append(y)
+    return xs, ys
+
+
+def write_fork_plot(rows: list[dict[str, object]], path: Path, model: str,
+                    native: list[dict[str, object]] = ()) -> None:
+    """Two panels over the measured N (evenly spaced, one tick at each).
+
+    Left: speedup over cow fork of each strategy's whole cycle, measured
+    (solid, each point labelled with its value) and modelled under `model`
+    (dashed); above the 1x line is faster than cow.  Right: measured ms per
+    fork cycle, with native Linux on this machine as the black reference line.
+    Both y axes are logarithmic with plain-number labels.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    fig, (cost, traps) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for strategy in dict.fromkeys(str(r["strategy"]) for r in rows):
-        mine = sorted((r for r in rows if r["strategy"] == strategy), key=lambda r: r["pages"])
-        xs = [int(r["pages"]) for r in mine]
-        cost.plot(xs, [r["model_cycles"][model] for r in mine], marker="o", label=strategy)
-        traps.plot(xs, [max(float(r["traps_per_fork"]), 0.5) for r in mine], marker="o",
-                   label=strategy)
-    for ax, title, ylabel in ((cost, f"fork cost (model {model})", "cycles per fork (whole cycle)"),
-                              (traps, "traps per fork call", "traps")):
-        ax.set_xscale("symlog", linthresh=16)
+    ns = sorted({int(r["pages"]) for r in [*rows, *native]})
+    pos = {n: i for i, n in enumerate(ns)}
+    cow = {int(r["pages"]): r for r in rows if r["strategy"] == "cow"}
+
+    def ratio(key: Callable[[dict[str, object]], float]) -> Callable[[dict[str, object]], float | None]:
+        def f(row: dict[str, object]) -> float | None:
+            base = cow.get(int(row["pages"]))
+            if base is None or key(row) <= 0:
+                return None
+            return key(base) / key(row)
+        return f
+
+    measured = ratio(lambda r: float(r["ms_per_fork_cycle"]))
+    modelled = ratio(lambda r: float(r["model_cycles"][model]))
+    fig, (speed, cost) = plt.subplots(1, 2, figsize=(13, 5.4))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    handles = []
+    for i, strategy in enumerate(dict.fromkeys(str(r["strategy"]) for r in rows)):
+        mine = [r for r in rows if r["strategy"] == strategy]
+        color = colors[i % len(colors)]
+        handles.append(Line2D([], [], color=color, marker="o", label=strategy))
+        cost.plot(*_positive_points(mine, pos, lambda r: float(r["ms_per_fork_cycle"])),
+                  marker="o", color=color)
+        if strategy == "cow":
+            continue
+        xs, ys = _positive_points(mine, pos, measured)
+        speed.plot(xs, ys, marker="o", color=color)
+        for x, y in zip(xs, ys, strict=True):
+            speed.annotate(f"{y:.3g}x", (x, y), textcoords="offset points", xytext=(4, 5),
+                           fontsize=7, color=color)
+        speed.plot(*_positive_points(mine, pos, modelled), linestyle="--", marker="x",
+                   color=color, alpha=0.6)
+    styles = [Line2D([], [], color="gray", marker="o", label="measured"),
+              Line2D([], [], color="gray", linestyle="--", marker="x", label=f"model {model}")]
+    speed.legend(handles=[h for h in handles if h.get_label() != "cow"] + styles, fontsize=8)
+    if native:
+        cost.plot(*_positive_points(native, pos, lambda r: float(r["ms_per_fork_cycle"])),
+                  color="black", linestyle="--", linewidth=2)
+        handles.append(Line2D([], [], color="black", linestyle="--", linewidth=2,
+                              label="native Linux (this machine)"))
+    cost.legend(handles=handles, fontsize=8)
+    speed.axhline(1.0, color="gray", linewidth=1)
+    speed.set_title("Speedup over cow fork, whole fork cycle (above 1x: faster)")
+    speed.set_ylabel("cow's cost / this strategy's cost")
+    cost.set_title("Cost of one fork cycle (measured)")
+    cost.set_ylabel("ms per fork cycle")
+    plain = FuncFormatter(lambda v, _p: f"{v:g}")
+    for ax in (speed, cost):
         ax.set_yscale("log")
-        ax.set_xlabel("N extra pages in the forking process")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(range(len(ns)), [str(n) for n in ns])
+        ax.set_xlabel("N dirty pages in the forking process (ticks at the measured N)")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
+    fig.text(0.5, 0.01, "measured cycle: (time with F forks - time with none) / F; a point "
+             "where noise made it <= 0 is left out (more --forks and --repeat help)",
+             ha="center", fontsize=8, color="dimgray")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path, format="png", dpi=110)
     plt.close(fig)
 
@@ -96,16 +177,32 @@ def progress_line(done: int, total: int, what: str) -> None:
     sys.stderr.flush()
 
 
-def suite_table(rows: list[dict[str, object]]) -> str:
-    """The `pyjos bench` suite: figure, pyjos, JOS under QEMU, ratio."""
-    out = [f"{'benchmark':<34s} {'pyjos':>12s} {'JOS/QEMU':>14s} {'ratio':>7s}"]
+def suite_table(rows: list[dict[str, object]], models: list[str],
+                jos_source: str | None = None) -> str:
+    """The `pyjos bench` suite: figure, pyjos, the same events under each cost
+    model, and the user's own JOS figure (--jos-figures) with the ratio."""
+    heads = [f"{'benchmark':<34s}", f"{'pyjos':>12s}", *(f"{'model ' + m:>12s}" for m in models)]
+    if jos_source is not None:
+        heads += [f"{'JOS (yours)':>14s}", f"{'ratio':>7s}"]
+    out = [" ".join(heads)]
     for r in rows:
-        ref, unit = r.get("reference"), str(r["unit"])
-        if ref is None:
-            ref_s = "-"
-        else:
-            ref_s = (f"{ref[0]}-{ref[1]}" if isinstance(ref, list) else f"{ref}") + f" {unit}"
-        ratio = "-" if r.get("ratio") is None else f"{r['ratio']:.2f}"
-        out.append(f"{r['name']:<34s} {r['value']:>9.3f} {unit:<2s} {ref_s:>14s} {ratio:>7s}")
-    out.append("ratio: pyjos / JOS under QEMU on this machine class (the low end of a range)")
+        unit = str(r["unit"])
+        cells = [f"{r['name']:<34s}", f"{r['value']:>9.3f} {unit:<2s}"]
+        for m in models:
+            value = (r.get("models") or {}).get(m)
+            cells.append(f"{value:>9.3f} {unit:<2s}" if value is not None else f"{'-':>12s}")
+        if jos_source is not None:
+            ref = r.get("reference")
+            ref_s = "-" if ref is None else (
+                f"{ref[0]}-{ref[1]}" if isinstance(ref, list) else f"{ref}") + f" {unit}"
+            ratio = "-" if r.get("ratio") is None else f"{r['ratio']:.2f}"
+            cells += [f"{ref_s:>14s}", f"{ratio:>7s}"]
+        out.append(" ".join(cells))
+    out.append("pyjos: measured here; model M: the events pyjos counted, priced by cost model M "
+               "(costmodel.py) at its clock")
+    if jos_source is None:
+        out.append("no JOS figures: give your own measured ones with --jos-figures FILE "
+                   "(format and how to measure: docs/how-much-faster.md)")
+    else:
+        out.append(f"JOS (yours): {jos_source}; ratio: pyjos / JOS (the low end of a range)")
     return "\n".join(out)

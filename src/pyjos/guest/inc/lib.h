@@ -80,6 +80,10 @@ envid_t	ipc_find_env(enum EnvType type);
 struct BatchCall;
 int	sys_batch(struct BatchCall *calls, int ncalls, int flags);
 envid_t	sys_fork(void);
+/* sys_fork's argument: how (0 = copy the page tables, as sys_fork()) */
+#define FORK_HOW_COPY	0
+#define FORK_HOW_ODF	1	/* share page tables copy-on-write (kern odf.py) */
+envid_t	sys_fork_how(int how);
 
 /* lib/fork.c */
 #define PTE_SHARE	0x400	/* fork shares the page instead of copying it */
@@ -97,6 +101,7 @@ enum fork_strategy {
 	FORK_COW = 1,		/* user-level copy-on-write, one call per page (JOS) */
 	FORK_BATCH = 2,		/* the same, sent in batches (inc/batch.h) */
 	FORK_KERNEL = 3,	/* sys_fork: the kernel does it in one trap */
+	FORK_ODF = 4,		/* sys_fork_how(FORK_HOW_ODF): on-demand fork, page tables shared */
 };
 extern int pyjos_fork_strategy;
 extern int fork_eager_copies;	/* pages copied for children at fork time */
@@ -104,6 +109,7 @@ envid_t	fork_dumb(void);
 envid_t	fork_cow(void);
 envid_t	fork_batch(void);
 envid_t	fork_kernel(void);
+envid_t	fork_odf(void);
 extern void (*_pgfault_handler)(struct UTrapframe *utf);
 
 #endif /* !JOS_INC_LIB_H */

@@ -427,17 +427,31 @@ fork_dumb(void)
 	return fork_common(DUP_COPY, 0);
 }
 
-/* The kernel's atomic copy-on-write fork (sys_fork), in one trap. */
-envid_t
-fork_kernel(void)
+/* The kernel's atomic copy-on-write fork (sys_fork_how), in one trap. */
+static envid_t
+fork_in_kernel(int how)
 {
 	envid_t envid;
 
 	set_pgfault_handler(pgfault);
-	envid = sys_fork();
+	envid = sys_fork_how(how);
 	if (envid == 0)
 		thisenv = &envs[ENVX(sys_getenvid())];
 	return envid;
+}
+
+/* sys_fork: the kernel copies the page tables. */
+envid_t
+fork_kernel(void)
+{
+	return fork_in_kernel(FORK_HOW_COPY);
+}
+
+/* On-demand fork: the kernel shares the page tables until one is written. */
+envid_t
+fork_odf(void)
+{
+	return fork_in_kernel(FORK_HOW_ODF);
 }
 
 /* A child that is a copy of this environment, made by pyjos_fork_strategy. */
@@ -451,6 +465,8 @@ fork(void)
 		return fork_batch();
 	case FORK_KERNEL:
 		return fork_kernel();
+	case FORK_ODF:
+		return fork_odf();
 	default:
 		return fork_cow();
 	}

@@ -131,5 +131,11 @@ sys_batch(struct BatchCall *calls, int ncalls, int flags)
 envid_t
 sys_fork(void)
 {
-	return syscall(SYS_fork, 0, 0, 0, 0, 0, 0);
+	return sys_fork_how(FORK_HOW_COPY);
+}
+
+envid_t
+sys_fork_how(int how)
+{
+	return syscall(SYS_fork, 0, how, 0, 0, 0, 0);
 }

@@ -1,4 +1,4 @@
-// benchmark: map N extra pages (argv[1]), fork F times (argv[2]) with strategy argv[3] (dumb, cow, batch, kernel, sfork); each child exits at once
+// benchmark: map N extra pages (argv[1]), fork F times (argv[2]) with strategy argv[3] (dumb, cow, batch, kernel, odf, sfork); each child exits at once
 #include <inc/lib.h>
 
 #define BENCH_BASE 0x10000000
@@ -22,7 +22,7 @@ static envid_t (*by_name(const char *name))(void)
 {
 	static const struct { const char *name; envid_t (*fn)(void); } table[] = {
 		{ "dumb", fork_dumb }, { "cow", fork_cow }, { "batch", fork_batch },
-		{ "kernel", fork_kernel }, { "sfork", sfork },
+		{ "kernel", fork_kernel }, { "odf", fork_odf }, { "sfork", sfork },
 	};
 	unsigned i;
 

@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...abi import (FL_IF, GD_UD, GD_UT, NENV, PGSHIFT, PGSIZE, PTE_COW, PTE_P, PTE_SYSCALL, PTE_U,
-                    ROUNDDOWN, ULIM, UTOP, EnvStatus)
+from ...abi import (FL_IF, NENV, PGSHIFT, PGSIZE, PTE_COW, PTE_P, PTE_SYSCALL, PTE_U, ROUNDDOWN,
+                    ULIM, UTOP, EnvStatus)
 from ...kernel import monitor
 from ...kernel.env import env_run
 from ...kernel.vm import copyin, user_mem_check
