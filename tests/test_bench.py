@@ -174,8 +174,10 @@ def test_suite_runs_and_parses():
                      "forktree", "stresssched", "primes to 1877"):
         assert expected in names
     ref = {r["name"]: r for r in rows}
-    assert ref["sys_getenvid round trip"]["reference"] == 9.0
-    assert ref["primes to 1877"]["reference"] == [1500, 2100]
+    # No fixed "JOS under QEMU" constants (issue 16): the cost models price the same events.
+    assert all(r["reference"] is None for r in rows)  # only --jos-figures gives one
+    assert set(ref["sys_getenvid round trip"]["models"]) == {"i386", "p4"}
+    assert all(v > 0 for v in ref["sys_getenvid round trip"]["models"].values())
 
 
 # --- kernel-resolved copy-on-write faults ------------------------------------------------

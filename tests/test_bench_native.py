@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from pyjos.abi import FORK_KINDS
+
 from pyjos.kernel.pmap import MAX_MEM
 from pyjos.tools import bench
 from pyjos.tools.cli import make_parser
@@ -32,7 +34,7 @@ def test_default_sweep_reaches_65536_and_help_says_it_is_slow():
     assert "65536" in text and "minutes" in text
 
 
-@pytest.mark.parametrize("strategy", bench.FORK_STRATEGIES)
+@pytest.mark.parametrize("strategy", FORK_KINDS)
 def test_fork_plan_fits_in_memory(strategy):
     for pages in (0, 1024, 16384, 65536, 131072):
         plan = bench.fork_plan(strategy, pages, 5)

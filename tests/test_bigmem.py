@@ -8,6 +8,7 @@ teardown (vectorised) does exactly what dropping each PTE in turn did.
 
 from __future__ import annotations
 
+import ctypes
 import re
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pyjos.abi import E_NO_MEM, KERNBASE, PDX, PGSHIFT, PGSIZE, PTE_P, PTE_U, PTE_W, UTOP
+from pyjos.abi import E_NO_MEM, KERNBASE, PDX, PGSHIFT, PGSIZE, PTE_P, PTE_U, PTE_W, UTOP, PageInfo
 from pyjos.kernel import Kernel, KernelConfig
 from pyjos.kernel.pmap import KERN_WINDOW
 
@@ -156,7 +157,7 @@ def test_fork_512_mib_dumb_does_not_fit(run_programs):
 
 # --- vectorised teardown = the per-PTE teardown ------------------------------------------------
 def _reference_free(pm, pgdir: int) -> None:
-    """free_user_tables as it was: one _drop per PTE, then the table."""
+    """free_user_tables as it was: one page_remove per PTE, then the table."""
     for pdx in range(PDX(UTOP)):
         pde = pm.mem.read32(pgdir + pdx * 4)
         if not pde & PTE_P:
@@ -165,17 +166,19 @@ def _reference_free(pm, pgdir: int) -> None:
         for ptx in range(1024):
             pte = pm.mem.read32(table + ptx * 4)
             if pte & PTE_P:
-                pm._drop(pgdir, table + ptx * 4, pte)
+                pm.page_remove(pgdir, (pdx << 22) | (ptx << 12))
         pm.mem.write32(pgdir + pdx * 4, 0)
         pm.page_decref(table >> PGSHIFT)
 
 
 def _free_list(pm) -> list[int]:
     out = []
-    for ppn in pm._heads:
+    links = pm.pp_links()
+    for ppn in pm.free_heads():
         while ppn:
             out.append(ppn)
-            ppn = pm._link_ppn(pm.pages[ppn].pp_link)
+            link = int(links[ppn])
+            ppn = (link - KERNBASE - pm.pages_pa) // ctypes.sizeof(PageInfo) if link else 0
     return out
 
 
@@ -193,7 +196,7 @@ def _teardown_scene(mem: int) -> tuple[Kernel, int]:
             pm.page_insert(b, ppn, va, perm)  # shared: survives a's teardown
         if va % 7 == 0:
             pm.page_insert(a, ppn, va + (1 << 26), perm)  # twice in a
-    pm.switch_pgdir(a)
+    k.cpu.switch_pgdir(a)
     return k, a
 
 
@@ -211,5 +214,5 @@ def test_free_user_tables_matches_per_pte_teardown(mem):
     assert fast.pmap.nfree == slow.pmap.nfree
     assert _free_list(fast.pmap) == _free_list(slow.pmap)
     assert (fast.pmap.pp_refs() == slow.pmap.pp_refs()).all()
-    assert fast.pmap.tlb_stale and slow.pmap.tlb_stale
+    assert fast.cpu.tlb_stale and slow.cpu.tlb_stale
     assert not (fast.pmap.u32(a, PDX(UTOP)) & PTE_P).any()

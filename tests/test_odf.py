@@ -1,8 +1,8 @@
 """On-demand fork (odf.py): page tables shared copy-on-write.
 
-fork() runs as odf in the bundled fork programs by storing FORK_ODF into
-their pyjos_fork_strategy (what `--fork odf` will do once the kernel's
-FORK_STRATEGIES names it: see the strict xfail below); big_fork.c checks
+fork() runs as odf in the bundled fork programs (KernelConfig(fork="odf"), as
+`run --fork odf`: the loader stores FORK_ODF into their pyjos_fork_strategy);
+big_fork.c checks
 copy-on-write isolation of every page at several N; every run passes
 conftest's leak check, which a wrong reference count on a shared table or on
 the frames under it would fail.
@@ -11,20 +11,16 @@ the frames under it would fail.
 from __future__ import annotations
 
 import re
-import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import check_no_leaks
-from pyjos.abi import NENV
-from pyjos.guest.elf import data_symbol
+from conftest import guest_source, check_no_leaks
 from pyjos.kernel import Kernel, KernelConfig
 
 GUEST = Path(__file__).parent / "guest"
-FORK_ODF = 4  # enum fork_strategy in inc/lib.h
 MIB = 1 << 20
 NO_PANIC = [r".*user panic.*", r"kernel panic.*"]
 LIMIT = {"max_insns": 200_000_000}
@@ -35,11 +31,8 @@ def run_odf(program: str, args: list[str] = (), leaks: bool = True,
     """Run a bundled program whose fork() is fork_odf (leak-checked unless
     its envs stay blocked by design)."""
     out: list[str] = []
-    k = Kernel(KernelConfig(**{**LIMIT, **config}), out=out.append)
-    idx = k.create_env(program, list(args)) & (NENV - 1)
-    va, size = data_symbol(k.programs[idx].elf, "pyjos_fork_strategy")
-    assert size == 4
-    k.envtab.copy_to_user(idx, va, struct.pack("<i", FORK_ODF))
+    k = Kernel(KernelConfig(**{**LIMIT, "fork": "odf", **config}), out=out.append)
+    k.create_env(program, list(args))
     result = k.run()
     text = "".join(out)
     assert result.reason == "idle", text[-2000:]
@@ -145,8 +138,6 @@ def test_bad_how_is_einval(tmp_path, run_programs):
     assert "how 7: -3" in text, text  # -E_INVAL
 
 
-@pytest.mark.xfail(strict=True, reason="needs \"odf\": 4 in kernel.FORK_STRATEGIES (kernel.py, "
-                                       "the lead's); then --fork odf works and this passes")
 def test_cli_fork_odf():
     done = subprocess.run([sys.executable, "-m", "pyjos", "run", "-q", "--fork", "odf",
                            "forktree"], capture_output=True, text=True, timeout=120)
@@ -156,11 +147,9 @@ def test_cli_fork_odf():
 
 # --- frames and reference counts (the FRAMES program of test_strategies) ----------------------
 def _frames(tmp_path) -> tuple[str, dict]:
-    from test_strategies import FRAMES, _rows
+    from test_strategies import _rows
 
-    src = tmp_path / "frames.c"
-    src.write_text(FRAMES)
-    text, _k = run_odf(str(src))
+    text, _k = run_odf(str(guest_source("frames")))
     return text, _rows(text)
 
 
@@ -185,10 +174,7 @@ def test_frames_shared_until_written(tmp_path, grade):
 
 
 def test_fork_exhaustion_envs(tmp_path):
-    from test_strategies import EXHAUST
-
-    src = tmp_path / "exhaust.c"
-    src.write_text(EXHAUST)
+    src = guest_source("exhaust")
     text, _k = run_odf(str(src), mem=128 * MIB)
     assert re.search(r"^fork failed after 1023 children: out of environments$", text, re.M)
     assert "exhaustion: parent done" in text and "user panic" not in text
@@ -201,10 +187,7 @@ def test_fork_exhaustion_memory(tmp_path):
     out of memory, the kernel does not panic, and freeing every env left
     (children blocked in ipc_recv whose parent may not have destroyed them)
     returns every page."""
-    from test_strategies import EXHAUST
-
-    src = tmp_path / "exhaust.c"
-    src.write_text(EXHAUST)
+    src = guest_source("exhaust")
     text, k = run_odf(str(src), leaks=False, mem=8 * MIB)
     assert "kernel panic" not in text
     panics = re.findall(r"^\[([0-9a-f]{8})\] user panic in \S+ at (.*)$", text, re.M)

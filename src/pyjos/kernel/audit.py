@@ -215,27 +215,28 @@ def _check_free_list(kernel: Kernel) -> tuple[list[str], np.ndarray]:
     size = ctypes.sizeof(PageInfo)
     base = KERNBASE + pmap.pages_pa
     on_list = np.zeros(pmap.npages, dtype=bool)
-    ppn, n = pmap._free_head, 0  # noqa: SLF001 - the audit reads the allocator's state
-    while ppn:
-        if not pmap.boot_pages <= ppn < pmap.npages:
-            problems.append(f"free list holds page {ppn:#x}, outside the allocatable pages")
-            break
-        if on_list[ppn]:
-            problems.append(f"free list holds page {ppn:#x} twice (a cycle)")
-            break
-        on_list[ppn] = True
-        n += 1
-        if pmap.pages[ppn].pp_ref:
-            problems.append(f"free page {ppn:#x} has pp_ref {pmap.pages[ppn].pp_ref}")
-        link = pmap.pages[ppn].pp_link
-        if link and ((link - base) % size or not 0 < (link - base) // size < pmap.npages):
-            problems.append(f"free page {ppn:#x} links to {link:#010x}, not a PageInfo")
-            break
-        ppn = (link - base) // size if link else 0
+    n = 0
+    for head in pmap.free_heads():
+        ppn = head
+        while ppn:
+            if not pmap.boot_pages <= ppn < pmap.npages:
+                problems.append(f"free list holds page {ppn:#x}, outside the allocatable pages")
+                break
+            if on_list[ppn]:
+                problems.append(f"free list holds page {ppn:#x} twice (a cycle)")
+                break
+            on_list[ppn] = True
+            n += 1
+            if pmap.pages[ppn].pp_ref:
+                problems.append(f"free page {ppn:#x} has pp_ref {pmap.pages[ppn].pp_ref}")
+            link = pmap.pages[ppn].pp_link
+            if link and ((link - base) % size or not 0 < (link - base) // size < pmap.npages):
+                problems.append(f"free page {ppn:#x} links to {link:#010x}, not a PageInfo")
+                break
+            ppn = (link - base) // size if link else 0
     if n != pmap.nfree:
         problems.append(f"free list has {n} pages, nfree says {pmap.nfree}")
-    links = np.frombuffer(pmap.mem.buf, dtype=np.uint32, count=pmap.npages * 2,
-                          offset=pmap.pages_pa)[0::2]
+    links = pmap.pp_links()
     stray = np.flatnonzero(~on_list & (links != 0) & (np.arange(pmap.npages) != 0))
     problems += _limited([f"page {int(p):#x} is not free but has pp_link set"
                           for p in stray.tolist()])

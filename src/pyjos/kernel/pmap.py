@@ -191,6 +191,10 @@ class Pmap:
         if info.pp_ref == 0:
             self.page_free(ppn)
 
+    def free_heads(self) -> tuple[int, ...]:
+        """The first ppn of each free list (below and above KERN_WINDOW; 0: empty)."""
+        return tuple(self._heads)
+
     def free_list_length(self) -> int:
         """Walk the guest free list (for checks; nfree is the fast answer)."""
         n = 0
