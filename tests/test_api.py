@@ -47,7 +47,7 @@ def test_running_in_slices_is_the_same_run_as_at_once():
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"mem_mib": 5000}, "memory must be 4 to 3072 MiB"),
+    ({"mem_mib": 5000}, "memory must be 4 to 1024 MiB"),
     ({"quantum": 0}, "quantum must be positive and max_insns zero or positive"),
     ({"cow_faults": "both"}, "cow_faults must be 'user' or 'kernel', not 'both'"),
     ({"fork": "spoon"}, "unknown fork strategy 'spoon'"),

@@ -24,6 +24,8 @@ HELLO_LINES = [
     "[00001000] exiting gracefully",
     "[00001000] free env 00001000",
     "No runnable environments in the system!",
+    "Welcome to the JOS kernel monitor!",  # sched_halt enters the monitor
+    "Type 'help' for a list of commands.",
 ]
 
 

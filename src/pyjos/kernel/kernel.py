@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..abi import (
-    ENV_TYPE_USER, FORK_STRATEGIES, NENV, PGSIZE, PTE_P, PTE_U, UTRAMPOLINE, Env, EnvStatus,
+    ENV_TYPE_USER, FORK_STRATEGIES, KSTACKTOP, NENV, PGSIZE, PTE_P, PTE_U, UTRAMPOLINE, Env,
+    EnvStatus, Trapframe,
 )
 from ..guest.build import build_host_library, build_program, resolve_program
 from ..guest.elf import parse_elf, symbols
 from ..machine import TRAMPOLINE_CODE, Machine, PhysMem
-from . import trap
+from . import monitor, trap
 from .cpu import Cpu
 from .env import EnvTable, Program, env_run
 from .events import Events
@@ -60,6 +61,17 @@ class KernelConfig:
     fork: str | None = None  # fork() strategy stored into each program (abi.FORK_STRATEGIES)
     cow_faults: str = "user"  # "kernel": the kernel resolves writes to PTE_COW pages
     monitor_input: Iterable[str] | None = None  # lines for the monitor; None = no monitor
+    console: str = "lab4"  # "lab3": the lab-3 kernel's lines (see CONSOLES)
+
+
+# The kernel consoles: which JOS kernel's lines pyjos prints.
+CONSOLES = {
+    "lab4": "JOS lab 4 (the default)",
+    "lab3": "JOS lab 3: `Incoming TRAP frame at ...` at every trap, and `Destroyed the only "
+            "environment - nothing more to do!` when the env is gone",
+}
+# Where JOS lab 3's trap() finds the trap frame: pushed on the kernel stack.
+LAB3_INCOMING = f"Incoming TRAP frame at 0x{KSTACKTOP - ctypes.sizeof(Trapframe):08x}\n"
 
 
 @dataclass
@@ -81,6 +93,11 @@ class Kernel:
         self.config = config or KernelConfig()
         if self.config.fork is not None and self.config.fork not in FORK_STRATEGIES:
             raise ValueError(f"unknown fork strategy {self.config.fork!r}")
+        if self.config.console not in CONSOLES:
+            raise ValueError(f"unknown console {self.config.console!r}")
+        # The monitor's command lines, one iterator for the whole run.
+        lines = self.config.monitor_input
+        self.monitor_lines = iter(lines) if lines is not None else None
         self._out = out or _stdout_write
         self._cin = cin or _stdin_getc
         self.stats = Stats()
@@ -107,10 +124,25 @@ class Kernel:
         self.cpus.append(Cpu(0, machine, self.events, self.pmap.kern_pgdir, trapframes))
         self.cpu = self.cpus[0]  # the CPU the kernel is serving now
         for cpu in self.cpus:
-            cpu.machine.on_syscall = functools.partial(trap.syscall_trap, self, cpu)
-            cpu.machine.on_trap = functools.partial(trap.trap, self, cpu)
+            self._attach_traps(cpu)
         self.baseline_free = self.pmap.nfree
         self.stats.reset()
+
+    def _attach_traps(self, cpu: Cpu) -> None:
+        """Send cpu's traps to trap.py; the lab-3 console first prints JOS lab
+        3's line for every trap (a wrapper, so the lab-4 path pays nothing)."""
+        on_syscall = functools.partial(trap.syscall_trap, self, cpu)
+        on_trap = functools.partial(trap.trap, self, cpu)
+        if self.config.console == "lab3":
+            def on_syscall(inner=on_syscall) -> None:
+                self.cprintf(LAB3_INCOMING)
+                inner()
+
+            def on_trap(trapno: int, err: int, is_int: bool, inner=on_trap) -> None:
+                self.cprintf(LAB3_INCOMING)
+                inner(trapno, err, is_int)
+        cpu.machine.on_syscall = on_syscall
+        cpu.machine.on_trap = on_trap
 
     def _map_trampoline(self, machine: Machine) -> None:
         """Map TRAMPOLINE_CODE at UTRAMPOLINE, user-readable, for every env: the
@@ -307,7 +339,11 @@ class Kernel:
 
     def _ended(self, slices: int) -> RunResult:
         if self.stop_reason == "idle":
-            self.cprintf("No runnable environments in the system!\n")
+            if self.config.console == "lab3":
+                self.cprintf("Destroyed the only environment - nothing more to do!\n")
+            else:
+                self.cprintf("No runnable environments in the system!\n")
+            monitor.sched_halt(self)
         return RunResult(self.stop_reason or "idle", self.stop_message, slices)
 
 

@@ -1,9 +1,12 @@
-"""The kernel monitor, entered on a user breakpoint (``int3``).
+"""The kernel monitor, entered on a user breakpoint (``int3``) and when no
+env is left (JOS's sched_halt).
 
 As in JOS, a breakpoint prints the monitor banner and the trap frame.  With a
 source of command lines (a terminal, or lines given by a test) the monitor
 reads commands at the ``K> `` prompt; ``continue`` resumes the env after its
-``int3``.  Without one, the run ends there, with the env still alive.
+``int3``.  Without one, the run ends there, with the env still alive.  When
+the last env is gone the monitor prints its banner and, on a terminal, takes
+commands until ``quit`` (or the end of input).
 """
 
 from __future__ import annotations
@@ -24,18 +27,37 @@ if TYPE_CHECKING:
 MAX_FRAMES = 64
 
 
+BANNER = "Welcome to the JOS kernel monitor!\nType 'help' for a list of commands.\n"
+_NEED_ENV = frozenset({"backtrace", "tf", "vm", "continue"})
+
+
 def breakpoint(k: Kernel, idx: int, err: int) -> None:
     """Handle env idx's int3: banner, trap frame, then the command loop (or stop)."""
     record_trap(k, idx, Trap.T_BRKPT, err)
-    k.cprintf("Welcome to the JOS kernel monitor!\nType 'help' for a list of commands.\n")
+    k.cprintf(BANNER)
     print_trapframe(k, idx)
-    lines = k.config.monitor_input
-    if lines is None:
+    if k.monitor_lines is None:
         k.cprintf("K> (no terminal: the run stops in the monitor)\n")
         k.halt("monitor", f"breakpoint in env {k.envs[idx].env_id:08x}")
         return
+    if command_loop(k, idx) != "continue":
+        k.halt("monitor", "quit from the monitor")
+
+
+def sched_halt(k: Kernel) -> None:
+    """No env is left (JOS's sched_halt enters the monitor): the banner, and
+    with a source of command lines, commands until `quit` or the end of input."""
+    k.cprintf(BANNER)
+    if k.monitor_lines is not None:
+        command_loop(k, None)
+
+
+def command_loop(k: Kernel, idx: int | None) -> str:
+    """Read and run commands at ``K> `` for env idx (None: no env is left);
+    "continue" when the env is to resume, "quit" when the monitor is done."""
+    lines = k.monitor_lines
     for line in lines:
-        if not isinstance(lines, TerminalLines):
+        if not isinstance(k.config.monitor_input, TerminalLines):
             k.cprintf(f"K> {line}\n")
         words = line.split()
         if not words:
@@ -44,12 +66,13 @@ def breakpoint(k: Kernel, idx: int, err: int) -> None:
         if cmd is None:
             k.cprintf(f"Unknown command '{words[0]}'\n")
             continue
+        if idx is None and words[0] in _NEED_ENV:
+            k.cprintf(f"{words[0]}: no environment is left\n")
+            continue
         verdict = cmd[1](k, idx, words[1:])
-        if verdict == "continue":
-            return
-        if verdict == "quit":
-            break
-    k.halt("monitor", "quit from the monitor")
+        if verdict in ("continue", "quit"):
+            return verdict
+    return "quit"
 
 
 class TerminalLines:

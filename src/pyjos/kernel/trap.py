@@ -18,9 +18,10 @@ import ctypes
 from typing import TYPE_CHECKING
 
 from ..abi import FEC_PR, FEC_U, FEC_WR, PGSIZE, PTE_COW, PTE_W, UTOP, UXSTACKTOP, Trap, UTrapframe
-from . import monitor, syscall
+from . import monitor
 from .env import env_destroy
 from .sched import sched_yield
+from .syscall import dispatch
 from .trapframe import format_trapframe, print_trapframe, record_trap
 from .vm import copyout, user_mem_assert
 
@@ -36,13 +37,12 @@ _TRAP_KIND = {Trap.T_PGFLT: "traps.page_fault", Trap.T_BRKPT: "traps.breakpoint"
 # --- entries -----------------------------------------------------------------------
 def syscall_trap(k: Kernel, cpu: Cpu) -> None:
     """`int $0x30` (the hook knows it needs no error code): one system call."""
+    events = k.events
     try:
-        k.events.bump("traps.syscall")
-        if k.events.watched:
+        events.bump("traps.syscall")
+        if events.watched:
             upcall_returns(k, cpu)
-        regs = cpu.machine.read_syscall_args()
-        ret = syscall.dispatch(k, regs)
-        trap_return(k, cpu, ret)
+        trap_return(k, cpu, dispatch(k, cpu.machine.read_syscall_args()))
     except Exception as exc:  # a Python exception in the kernel is a kernel bug
         k.panic(f"kernel bug in a system call: {type(exc).__name__}: {exc}", exc)
 

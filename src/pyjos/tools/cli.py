@@ -14,6 +14,7 @@ from .. import __version__
 from ..abi import FORK_KINDS, FORK_STRATEGIES
 from ..guest.build import BuildError, list_programs
 from ..kernel import DEFAULT_MEM_MIB, DEFAULT_QUANTUM
+from ..kernel.kernel import CONSOLES
 from . import grade, observe, skeleton
 from .args import MAX_COUNT, MAX_INSNS, MAX_QUANTUM, bounded, int_list, mib, names
 from .costmodel import MODEL_NAMES
@@ -55,6 +56,9 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--fork", choices=list(FORK_STRATEGIES), default=None,
                      help="what the library's fork() does in this run: "
                           + "; ".join(f"{name}: {what}" for name, what in FORK_STRATEGIES.items()))
+    run.add_argument("--console", choices=list(CONSOLES), default="lab4",
+                     help="which JOS kernel's console lines: "
+                          + "; ".join(f"{name}: {what}" for name, what in CONSOLES.items()))
     run.add_argument("--cow-faults", choices=["user", "kernel"], default="user",
                      help="who resolves a write to a PTE_COW page: the env's page-fault "
                           "upcall (user, the exokernel way and the default) or the kernel "
@@ -221,14 +225,14 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
         print(f"pyjos: {exc}", file=sys.stderr)
         return EXIT_ERROR
     system = boot(mem_mib=ns.mem, quantum=ns.quantum, max_insns=ns.max_insns, fork=ns.fork,
-                  cow_faults=ns.cow_faults,
+                  cow_faults=ns.cow_faults, console=ns.console,
                   monitor_input=TerminalLines() if sys.stdin.isatty() else None,
                   echo=to_stdout, keep_console=False)
     kernel = system.kernel
     if not ns.quiet:
         print(f"# pyjos {__version__} unicorn {UNICORN_VERSION}: mem {ns.mem} MiB, "
               f"quantum {ns.quantum} {kernel.machine.timer_unit}, max-insns {ns.max_insns or 'none'}, "
-              f"fork {ns.fork or 'cow'}, cow-faults {ns.cow_faults}, "
+              f"fork {ns.fork or 'cow'}, cow-faults {ns.cow_faults}, console {ns.console}, "
               f"programs {' '.join(ns.programs)}, args {prog_args}", flush=True)
     try:
         with observe.watching(system, ns, f"pyjos run {' '.join(ns.programs)} "
