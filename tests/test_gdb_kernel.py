@@ -296,7 +296,7 @@ def test_target_in_process_hooks_only_while_attached():
 
     def debugger() -> None:
         target.insert_breakpoint(SW_BREAK, addr)
-        seen["hooked"] = dict(machine._breakpoints)
+        seen["hooked"] = machine.code_breakpoints()
         seen["stop"] = target.resume(CONTINUE, None)
         regs = target.read_registers(0x1001)
         seen["eip"] = regs[8]
@@ -318,5 +318,5 @@ def test_target_in_process_hooks_only_while_attached():
     assert seen["eip"] == addr
     assert len(seen["refused"]) == 2
     assert seen["threads"] == [0x1000, 0x1001]
-    assert machine._breakpoints == {} and machine._step_hook is None
+    assert machine.code_breakpoints() == () and not machine.single_stepping
     assert result.reason == "idle" and "parent: counter 1\n" in "".join(out)

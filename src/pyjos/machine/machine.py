@@ -503,6 +503,15 @@ class Machine:
         if handle is not None:
             self._del_hook(handle)
 
+    def code_breakpoints(self) -> tuple[int, ...]:
+        """The addresses of the code breakpoints now installed."""
+        return tuple(self._breakpoints)
+
+    @property
+    def single_stepping(self) -> bool:
+        """True while set_single_step(True) is in force."""
+        return self._step_hook is not None
+
     def set_single_step(self, on: bool) -> None:
         """With on, the CPU executes one instruction (a trap it raises is handled
         inside it, so an ``int $0x30`` completes) and stops before the next one,

@@ -113,7 +113,7 @@ class MemView:
             self.forks += 1
             child, traps, calls = envs[ev.args[0]].env_id, ev.args[1], ev.args[2]
             self.moment(f"after fork {self.forks}: {ev.env:08x} made {child:08x} "
-                        f"({traps} traps, {calls} system calls)", "fork", child)
+                        f"({_count(traps, 'trap')}, {_count(calls, 'system call')})", "fork", child)
         else:
             self.moment(f"{ev.args[1]:08x} exits (freed)", "exit", ev.args[1])
 
@@ -287,3 +287,8 @@ if (wanted && wanted[2]) highlight(parseInt(wanted[2], 16));
 </script>
 </body></html>
 """
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 trap', '16 traps'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
