@@ -154,15 +154,19 @@ def _frames(tmp_path) -> tuple[str, dict]:
 
 
 def test_frames_shared_until_written(tmp_path, grade):
-    """The same frames, copy-on-write, until the child writes.  A frame under
-    a shared page table holds one reference for the table (as in the ODF
-    paper), so pages[].pp_ref reads 1 for it until a table is copied (JOS's
-    per-mapping count would say 2; cowshare, which checks that, sees 1)."""
+    """The same frames until the child writes.  The fork writes no page-table
+    entry: the child reads the parent's entry (PTE_W, no PTE_COW) through the
+    shared table, whose directory entry is read-only (so the page is not
+    writable); the child's first write copies the table and marks the
+    writable entries copy-on-write in both copies.  A frame under a shared
+    page table holds one reference for the table (as in the ODF paper), so
+    pages[].pp_ref reads 1 for it until a table is copied (JOS's per-mapping
+    count would say 2; cowshare, which checks that, sees 1)."""
     text, rows = _frames(tmp_path)
     grade(text, required=[r"child contents OK", r"child sees 77", r"parent sees 4103 8199"],
           forbidden=NO_PANIC)
     parent, child = rows[("parent", "rw")], rows[("child", "rw")]
-    assert child["frame"] == parent["frame"] and child["cow"] == 1 and child["w"] == 0, text
+    assert child["frame"] == parent["frame"] and child["cow"] == 0 and child["w"] == 1, text
     assert child["ref"] == 1, text  # one table, one reference
     written = rows[("child", "rw-written")]
     assert written["frame"] != parent["frame"] and written["w"] == 1 and written["ref"] == 1

@@ -46,26 +46,24 @@ def kernel_fork(k: Kernel) -> int:
     return fork_with(k, None)
 
 
-# How on-demand fork (odf.py) treats a page table: shareable(k, pdes, pdx)
-# says whether table pdx of the parent's directory entries pdes may be
-# shared; share(k, pdes, child_pdes, pdx, refs) shares it.
-Sharer = tuple[Callable[["Kernel", np.ndarray, int], bool],
-               Callable[["Kernel", np.ndarray, np.ndarray, int, np.ndarray], None]]
+# How on-demand fork (odf.py) shares page tables: share(k, pdes, child_pdes,
+# pdxs, refs) makes the child's directory entries pdxs point at the parent's
+# tables (pdes and child_pdes are the two directories' user entries).
+Sharer = Callable[["Kernel", np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
 
 
-def fork_with(k: Kernel, sharer: Sharer | None) -> int:
-    """kernel_fork, sharing the tables that sharer allows instead of
-    copying them (with None, every table is copied)."""
+def fork_with(k: Kernel, share: Sharer | None) -> int:
+    """kernel_fork, sharing every page table but the exception stack's with
+    share instead of copying them (with None, every table is copied)."""
     envtab, pmap = k.envtab, k.pmap
     parent = k.cpu.env
     ppgdir = envtab.pgdir(parent)
     pdes = pmap.u32(ppgdir, PDX(UTOP))
-    tables = np.flatnonzero(pdes & PTE_P).tolist()
-    shared = {pdx for pdx in tables
-              if sharer and pdx != PDX(XSTACK) and sharer[0](k, pdes, pdx)}
-    needed = 1 + len(tables) - len(shared) + 1 + (0 if PDX(XSTACK) in tables else 1)
-    copied = [pdx for pdx in tables if pdx not in shared]
-    if pmap.nfree < needed + PARENT_RESERVE or not _refs_fit(k, ppgdir, copied):
+    tables = np.flatnonzero(pdes & PTE_P)
+    shared = tables[tables != PDX(XSTACK)] if share else tables[:0]
+    copied = tables[tables == PDX(XSTACK)] if share else tables
+    needed = 1 + len(copied) + 1 + (0 if PDX(XSTACK) in tables else 1)
+    if pmap.nfree < needed + PARENT_RESERVE or not _refs_fit(k, ppgdir, copied.tolist()):
         return -E_NO_MEM
     parent_id = k.cur_id()
     r, child = envtab.env_alloc(parent_id, parent_id)
@@ -76,12 +74,10 @@ def fork_with(k: Kernel, sharer: Sharer | None) -> int:
     c.env_pgfault_upcall = k.envs[parent].env_pgfault_upcall
     cpgdir = envtab.pgdir(child)
     refs = pmap.pp_refs()
-    for pdx in tables:
-        if pdx in shared:
-            sharer[1](k, pdes, pmap.u32(cpgdir, PDX(UTOP)), pdx, refs)
-        else:
-            _fork_table(k, ppgdir, cpgdir, pdx, refs)
-    if shared:
+    for pdx in copied.tolist():
+        _fork_table(k, ppgdir, cpgdir, pdx, refs)
+    if len(shared):
+        share(k, pdes, pmap.u32(cpgdir, PDX(UTOP)), shared, refs)
         pmap.mark_stale(ppgdir)
     xstack = pmap.page_alloc()
     pmap.page_insert(cpgdir, xstack, XSTACK, PTE_P | PTE_U | PTE_W)

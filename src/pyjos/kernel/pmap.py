@@ -44,7 +44,7 @@ import numpy as np
 
 from ..abi import (
     E_FAULT, E_NO_MEM, KERNBASE, NENV, NPDENTRIES, PDX, PGSHIFT, PGSIZE, PTE_ADDR, PTE_COW,
-    PTE_P, PTE_SYSCALL, PTE_U, PTE_W, PTSIZE, PTX, ROUNDUP, UENVS, UPAGES, UTOP, UVPT, Env,
+    PTE_P, PTE_SHARE, PTE_SYSCALL, PTE_U, PTE_W, PTSIZE, PTX, ROUNDUP, UENVS, UPAGES, UTOP, UVPT, Env,
     PageInfo,
 )
 from ..machine import PhysMem
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 _U32 = struct.Struct("<I")
 PP_REF_MAX = 0xFFFF  # pp_ref is 16 bits (struct PageInfo): a mapping past this fails
 _DIR_BITS = PTE_W | PTE_U  # directory bits that limit every page under the entry
+_COW_MARK = PTE_P | PTE_W | PTE_SHARE  # writable entries to mark COW: present, W, not shared
 PAGEINFO_SIZE = ctypes.sizeof(PageInfo)
 KERN_WINDOW = (1 << 32) - KERNBASE  # physical bytes KERNBASE..4 GiB can map
 MAX_MEM = 1 << 30  # pages[] must fit in the 4 MiB at UPAGES; 1 GiB is 2 MiB of it
@@ -233,6 +234,17 @@ class Pmap:
             _U32.pack_into(mem.buf, pde_pa, pde)
         return (pde & ~0xFFF) + PTX(va) * 4
 
+    def unshare_for_write(self, pgdir: int, va: int) -> bool:
+        """If va (below UTOP) lies under a page table that on-demand fork
+        shares (a present user directory entry without PTE_W), make the table
+        pgdir's own (unshare_table).  True if that was done."""
+        if va >= UTOP:
+            return False
+        pde = _U32.unpack_from(self.mem.buf, pgdir + PDX(va) * 4)[0]
+        if not pde & PTE_P or pde & PTE_W:
+            return False
+        return self.unshare_table(pgdir, PDX(va)) is not None
+
     def unshare_table(self, pgdir: int, pdx: int) -> int | None:
         """Make the shared page table at pdx pgdir's own: copy it (one more
         reference to each frame in it, pt_copied) unless pgdir is its last
@@ -246,6 +258,13 @@ class Pmap:
             if ppn is None:
                 return None
             ents = self.u32(table)
+            # From now on two tables map these frames: the writable ones
+            # become copy-on-write in both, as a fork would have made them.
+            writable = (ents & _COW_MARK) == (PTE_P | PTE_W)
+            nmarked = int(np.count_nonzero(writable))
+            if nmarked:
+                ents[writable] = (ents[writable] & ~np.uint32(PTE_W)) | PTE_COW
+                self.events.bump("pte_writes", 2 * nmarked)
             self.u32(ppn << PGSHIFT)[:] = ents
             present = ents[(ents & PTE_P) != 0] >> PGSHIFT
             np.add.at(refs, present.astype(np.intp), 1)

@@ -247,7 +247,9 @@ def sys_batch(k: Kernel, calls: int, ncalls: int, flags: int) -> int:
         return -E_FAULT
     for page in range(calls & ~0xFFF, calls + size, PGSIZE):
         if not pmap.pte(pgdir, page) & (PTE_W | PTE_COW):
-            return -E_FAULT
+            if not (pmap.unshare_for_write(pgdir, page)  # on-demand fork's table
+                    and pmap.pte(pgdir, page) & (PTE_W | PTE_COW)):
+                return -E_FAULT
     descriptors = (BatchCall * ncalls).from_buffer_copy(copyin(pmap, pgdir, calls, size))
     results: list[int] = []
     for call in descriptors:

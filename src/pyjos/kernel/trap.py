@@ -134,6 +134,9 @@ def page_fault_handler(k: Kernel, cpu: Cpu, idx: int, err: int) -> None:
     machine = cpu.machine
     fault_va = machine.cr2()
     k.events.count("page_faults", 1, fault_va, err)
+    if err & FEC_WR and k.pmap.unshare_for_write(k.envtab.pgdir(idx), fault_va) \
+            and k.pmap.pte(k.envtab.pgdir(idx), fault_va) & PTE_W:
+        return  # the table was on-demand fork's, and the page is the writer's alone
     if k.config.cow_faults == "kernel" and _kernel_cow(k, idx, fault_va, err):
         return
     upcall = e.env_pgfault_upcall

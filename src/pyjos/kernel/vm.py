@@ -68,9 +68,12 @@ def copyin(pmap: Pmap, pgdir: int, va: int, length: int) -> bytes:
 def copyout(pmap: Pmap, pgdir: int, va: int, data: bytes) -> int:
     """Store data at user va.  Each page must be writable, or copy-on-write:
     then it becomes the env's own copy first (pmap.page_cow_break), so no
-    byte lands in a frame shared with another env.  Returns 0, -E_FAULT (a
+    byte lands in a frame shared with another env; a page table on-demand fork
+    shares is made the env's own first (pmap.unshare_for_write).  Returns 0, -E_FAULT (a
     page neither writable nor copy-on-write) or -E_NO_MEM."""
     for at, pte, off, n in _chunks(pmap, pgdir, va, len(data)):
+        if not pte & PTE_W and pmap.unshare_for_write(pgdir, at):  # on-demand fork's table
+            pte = pmap.pte(pgdir, at)
         if not pte & PTE_W:
             if not pte & PTE_COW:
                 return -E_FAULT
