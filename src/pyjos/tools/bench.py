@@ -279,6 +279,30 @@ def answer_lines(rows: list[dict[str, object]], baseline: str = "cow") -> list[s
     return lines
 
 
+def odf_lines(rows: list[dict[str, object]]) -> list[str]:
+    """Per N, on-demand fork against the kernel's copying fork, the call
+    (measured, median and minimum) and the cycle (model and measured):
+    'N=65536: odf fork is 52.0x faster than kernel fork (the call, measured; ...)'."""
+    lines = []
+    by_n: dict[int, dict[str, dict[str, object]]] = {}
+    for row in rows:
+        by_n.setdefault(int(row["pages"]), {})[str(row["strategy"])] = row
+    for n, group in sorted(by_n.items()):
+        odf, kern = group.get("odf"), group.get("kernel")
+        if odf is None or kern is None:
+            continue
+        call = _ratio(kern["ms_per_fork"], odf["ms_per_fork"])
+        call_min = _ratio(kern["ms_per_fork_min"], odf["ms_per_fork_min"])
+        cycle = [f"{_speed(float(kern['model_cycles'][m]) / float(odf['model_cycles'][m]))} "
+                 f"(model {m})" for m in odf["model_cycles"]]
+        cycle.append(f"{_speed(_ratio(kern['ms_per_fork_cycle'], odf['ms_per_fork_cycle']))} "
+                     "(measured)")
+        lines.append(f"N={n}: odf fork is {_speed(call, True)} than kernel fork (the call, "
+                     f"measured median; {_speed(call_min)} at the minimum); the cycle: "
+                     + ", ".join(cycle))
+    return lines
+
+
 def native_lines(rows: list[dict[str, object]]) -> list[str]:
     """Per N and strategy, against native Linux on this machine (measured):
     'N=16384: kernel fork cycle is 3.1x slower than native (call 2.2x slower)'."""

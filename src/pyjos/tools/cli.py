@@ -368,7 +368,7 @@ def _bench_fork(ns: argparse.Namespace) -> int:
                                   cow_faults, report.progress_line)
     native = [r for r in (bench.bench_native(n, forks, ns.repeat) for n in pages) if r]
     bench.add_native(rows, native)
-    answers = bench.answer_lines(rows)
+    answers = bench.answer_lines(rows) + bench.odf_lines(rows)
     notes = bench.skipped_cases(strategies, pages, forks) + (
         [] if native else ["no native row: no host C compiler works"])
     if ns.csv:
