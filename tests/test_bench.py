@@ -205,3 +205,23 @@ def test_odf_lines_compare_on_demand_fork_with_the_kernel_fork():
     assert bench.odf_lines(rows) == [
         "N=65536: odf fork is 50.0x faster than kernel fork (the call, measured median; "
         "70.0x at the minimum); the cycle: 40.0x (model i386), 3.0x (measured)"]
+
+
+def test_floor_is_measured_and_the_empty_callback_is_cheaper():
+    floor = bench.bench_floor(20_000, 3)
+    assert 0 < floor["us_per_trap_empty_callback"] < floor["us_per_trap"] < 100
+
+
+def test_trap_bound_figures_as_ratios_to_the_floor():
+    result = {"us_per_syscall": 6.0, "traps_per_syscall": 1.0, "us_per_fault": 40.0,
+              "traps_per_fault": 2.0, "us_per_switch": 9.0}
+    out = bench.add_floor_ratios(result, 2.0)
+    assert out["x_floor_per_syscall"] == 3.0 and out["x_floor_per_fault"] == 10.0
+    assert "x_floor_per_switch" not in out  # no trap count, no ratio
+    assert out["floor_us_per_trap"] == 2.0
+
+
+def test_bench_floor_cli():
+    done = pyjos_cli("bench", "floor", "--json", "--iterations", "5000")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["us_per_trap"] > 0

@@ -20,6 +20,7 @@ from ..guest.build import build_host_program
 from ..kernel import DEFAULT_MEM, Kernel, KernelConfig
 from ..kernel.pmap import MAX_MEM
 from ..machine import UNICORN_VERSION
+from ..machine.floor import floor_us
 
 NATIVE_SOURCE = Path(__file__).parent.parent / "host" / "forknative.c"
 
@@ -341,7 +342,8 @@ def bench_fault(iterations: int, repeat: int,
     config = KernelConfig(mem=(64 + pages * 4 // 1024 * 2) * 1024 * 1024)
     us, counts = per_iteration(["faultloop"], pages, repeat, 1, config)
     return {"benchmark": "fault", "faults": pages, "repeat": repeat,
-            "us_per_fault": round(us, 3), "model_us": _rounded(modelled_us(counts, models)),
+            "us_per_fault": round(us, 3), "traps_per_fault": round(traps_of(counts), 3),
+            "model_us": _rounded(modelled_us(counts, models)),
             **environment()}
 
 
@@ -357,7 +359,8 @@ def bench_ipc(messages: int, repeat: int, models: list[CostModel] = ()) -> dict[
     """One IPC message between two envs (send, receive, switch), in us."""
     us, counts = per_iteration(["ipcloop"], messages, repeat, 1)
     return {"benchmark": "ipc", "messages": messages, "repeat": repeat,
-            "us_per_message": round(us, 3), "model_us": _rounded(modelled_us(counts, models)),
+            "us_per_message": round(us, 3), "traps_per_message": round(traps_of(counts), 3),
+            "model_us": _rounded(modelled_us(counts, models)),
             **environment()}
 
 
@@ -374,6 +377,32 @@ def bench_programs(repeat: int, models: list[CostModel] = ()) -> dict[str, objec
     return out
 
 
+def bench_floor(iterations: int, repeat: int) -> dict[str, object]:
+    """The emulator's floor (machine/floor.py): an `int $0x30` round trip into a
+    raw callback that reads and writes eax, and into an empty one, in us."""
+    return {"benchmark": "floor", "iterations": iterations, "repeat": repeat,
+            "us_per_trap": round(floor_us(iterations, repeat, touch_eax=True), 3),
+            "us_per_trap_empty_callback": round(floor_us(iterations, repeat, touch_eax=False), 3),
+            **environment()}
+
+
+def traps_of(counts: dict[str, float]) -> float:
+    """Traps (system calls, faults, exceptions; not timer interrupts) in counts."""
+    return sum(v for k, v in counts.items() if k.startswith("traps.") and k != "traps.timer")
+
+
+def add_floor_ratios(result: dict[str, object], floor: float) -> dict[str, object]:
+    """For each figure `us_per_X` with its `traps_per_X`, add `x_floor_per_X`:
+    the figure over (its traps x the floor's us per trap), measured in one run."""
+    out = dict(result, floor_us_per_trap=floor)
+    for key, value in result.items():
+        if key.startswith("us_per_") and f"traps_per_{key[7:]}" in result:
+            traps = float(result[f"traps_per_{key[7:]}"])
+            if traps > 0 and floor > 0:
+                out[f"x_floor_per_{key[7:]}"] = round(float(value) / (traps * floor), 2)
+    return out
+
+
 def bench_syscall(iterations: int, repeat: int, models: list[CostModel] = ()) -> dict[str, object]:
     """sys_getenvid round trip and yield-and-switch between two envs."""
     us_syscall, c_syscall = per_iteration(["syscallloop"], iterations, repeat, 1)
@@ -381,6 +410,8 @@ def bench_syscall(iterations: int, repeat: int, models: list[CostModel] = ()) ->
     us_switch, c_switch = per_iteration(["yieldloop", "yieldloop"], iterations // 4 or 1, repeat, 2)
     return {"benchmark": "syscall", "iterations": iterations, "repeat": repeat,
             "us_per_syscall": round(us_syscall, 3), "us_per_switch": round(us_switch, 3),
+            "traps_per_syscall": round(traps_of(c_syscall), 3),
+            "traps_per_switch": round(traps_of(c_switch), 3),
             "model_us_per_syscall": _rounded(modelled_us(c_syscall, models)),
             "model_us_per_switch": _rounded(modelled_us(c_switch, models)), **environment()}
 

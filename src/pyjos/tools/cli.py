@@ -85,7 +85,8 @@ def make_parser() -> argparse.ArgumentParser:
                            description="Benchmarks; wall times are of pyjos on this machine, "
                                        "modelled cycles of real CPUs (see --model). "
                                        "With no benchmark named, runs the suite.")
-    bench.add_argument("what", nargs="?", choices=["syscall", "fault", "fork", "ipc", "programs"],
+    bench.add_argument("what", nargs="?",
+                       choices=["floor", "syscall", "fault", "fork", "ipc", "programs"],
                        help="which benchmark (default: the whole suite, one table)")
     bench.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     bench.add_argument("--iterations", type=bounded(1, MAX_COUNT), default=None, metavar="N",
@@ -140,7 +141,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 # Options of `bench` that only `bench fork`, or only the counted benchmarks, use.
 _FORK_ONLY = ("strategy", "pages", "forks", "model", "cow_faults", "seed", "csv", "plot")
-_COUNTED = ("syscall", "fault", "ipc")
+_COUNTED = ("floor", "syscall", "fault", "ipc")
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -331,7 +332,9 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     if ns.what == "fork":
         return _bench_fork(ns)
     models = _suite_models(ns)
-    if ns.what == "syscall":
+    if ns.what == "floor":
+        result = bench.bench_floor(ns.iterations or 200_000, max(ns.repeat, 3))
+    elif ns.what == "syscall":
         result = bench.bench_syscall(ns.iterations or 200_000, ns.repeat, models)
     elif ns.what == "fault":
         result = bench.bench_fault(ns.iterations or 8192, ns.repeat, models)
@@ -339,11 +342,14 @@ def cmd_bench(ns: argparse.Namespace) -> int:
         result = bench.bench_ipc(ns.iterations or 20_000, ns.repeat, models)
     else:
         result = bench.bench_programs(ns.repeat, models)
+    if ns.what in ("syscall", "fault", "ipc"):  # trap-bound: also as ratios to the floor
+        result = bench.add_floor_ratios(result, bench.bench_floor(200_000, 3)["us_per_trap"])
     if ns.json:
         print(json.dumps(result, indent=2))
     else:
+        width = max(map(len, result))
         for key, value in result.items():
-            print(f"{key:24s} {value}")
+            print(f"{key:{width}s} {value}")
     return EXIT_OK
 
 
