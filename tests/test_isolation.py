@@ -102,14 +102,32 @@ def test_effective_permission_is_directory_and_table():
     assert seen & PTE_U and not seen & PTE_W  # ... but the CPU's view is read-only
 
 
-@pytest.mark.xfail(strict=True, reason="needs kernel.py: enforce CS=GD_UT|3, SS/DS/ES=GD_UD|3 "
-                   "and clear EFLAGS.VM/IOPL/NT on every entry to user mode; destroy an env "
-                   "found in VM86 with a trap printout")
-def test_item3_vm86_from_ring3_hurts_only_its_env():
-    text, _k, result = run_audited([(iso("vm86"), []), (iso("bystander"), ["20"])])
-    grade_text(text, required=[r"bystander ok", r"\[00001000\] free env 00001000"],
+@pytest.mark.parametrize("how", ["fault", "spin", "syscall"])
+def test_item3_vm86_from_ring3_hurts_only_its_env(how):
+    """An env that enters virtual-8086 mode is destroyed with a trap printout
+    whether it then faults (trap), runs until the timer (a slice), or makes a
+    system call there (IOPL 3) that switches away; the bystander runs on
+    with its own selectors."""
+    text, _k, result = run_audited([(iso("vm86"), [how]), (iso("bystander"), ["20"])])
+    assert result.reason == "idle", text
+    grade_text(text, required=[r"\[00001000\] user mode left: eflags 0002.202 cs 0000 ss 0000",
+                               r"TRAP frame at 0xf0042000", r"  flag 0x0002.202",
+                               r"bystander ok", r"\[00001000\] free env 00001000"],
                forbidden=NO_PANIC + [r"vm86 iret returned", r"bystander saw changes",
                                      r"\[00001001\] user fault.*"])
+
+
+def test_user_flags_are_enforced_on_every_load():
+    """A frame holding VM, IOPL, NT, RF and no IF is loaded as ring 3 may run:
+    those bits cleared and IF set (in the frame too)."""
+    kernel = Kernel(KernelConfig(mem=8 << 20), out=lambda _s: None)
+    kernel.create_env("hello")
+    tf = kernel.envs[0].env_tf
+    tf.tf_eflags = 0x37000 | 0x4000 | 0x3000 | 0x1  # RF VM NT IOPL=3 CF, IF clear
+    kernel.cpu.load_frame(0, in_hook=False)
+    from unicorn import x86_const
+    assert kernel.machine.reg_read(x86_const.UC_X86_REG_EFLAGS) & 0x37200 == 0x200
+    assert tf.tf_eflags == 0x201
 
 
 @pytest.mark.parametrize("case", ["kern", "unmapped", "ro"])

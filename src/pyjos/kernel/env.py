@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING
 
 from ..abi import (
     E_BAD_ENV, E_NO_FREE_ENV, E_NO_MEM, ENV_TYPE_USER, FL_IF, GD_UD, GD_UT,
-    KERNBASE, NENV, PGSHIFT, PGSIZE, USTACKTOP, UTOP, Env, EnvStatus,
+    KERNBASE, NENV, PGSHIFT, PGSIZE, USTACKTOP, UTOP, Env, EnvStatus, Trap,
 )
 from .pmap import Pmap
+from .trapframe import print_trapframe
 
 if TYPE_CHECKING:
     from .cpu import Cpu
@@ -179,6 +180,23 @@ def env_destroy(k: Kernel, idx: int) -> None:
             if cpu is k.cpu:
                 cpu.machine.context_lost()
     k.envtab.env_free(idx, by)
+
+
+def destroy_foreign(k: Kernel, cpu: Cpu, idx: int, in_hook: bool,
+                    trapno: int = Trap.T_GPFLT, err: int = 0) -> None:
+    """Destroy env idx, running on cpu and saved into env_tf, which left plain
+    ring 3 (virtual-8086 mode, which Unicorn lets a ring-3 iret enter; foreign
+    cs/ss come only from there, as the GDT has one user code and one user
+    data segment): a line and JOS's trap printout, then cpu's mode is reset
+    for the next env (Machine.reset_user_mode)."""
+    tf = k.envs[idx].env_tf
+    tf.tf_cs, tf.tf_ss = cpu.machine.segments()[2:]
+    tf.tf_trapno, tf.tf_err = trapno, err
+    k.cprintf(f"[{k.envs[idx].env_id:08x}] user mode left: eflags {tf.tf_eflags:08x} "
+              f"cs {tf.tf_cs:04x} ss {tf.tf_ss:04x}\n")
+    print_trapframe(k, idx)
+    env_destroy(k, idx)
+    cpu.machine.reset_user_mode(in_hook)
 
 
 def env_clone_registers(k: Kernel, parent: int, child: int) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..abi import FEC_PR, FEC_U, FEC_WR, PGSIZE, PTE_COW, PTE_W, UTOP, UXSTACKTOP, Trap, UTrapframe
 from . import monitor, syscall
-from .env import env_destroy
+from .env import destroy_foreign, env_destroy
 from .sched import sched_yield
 from .trapframe import format_trapframe, print_trapframe, record_trap
 from .vm import copyout, user_mem_assert
@@ -55,7 +55,11 @@ def trap(k: Kernel, cpu: Cpu, trapno: int, err: int, is_int: bool) -> None:
         k.events.bump(_TRAP_KIND.get(trapno, "traps.exception"))
         if k.events.watched:
             upcall_returns(k, cpu)
-        trap_dispatch(k, cpu, trapno, err)
+        if cpu.machine.foreign_mode():
+            cpu.save_frame(cpu.env)
+            destroy_foreign(k, cpu, cpu.env, True, trapno, err)
+        else:
+            trap_dispatch(k, cpu, trapno, err)
         trap_return(k, cpu, None)
     except Exception as exc:  # a Python exception in the kernel is a kernel bug
         k.panic(f"kernel bug in trap {trapno}: {type(exc).__name__}: {exc}", exc)

@@ -28,7 +28,7 @@ import unicorn
 from unicorn import Uc, UcError, unicorn_const as ucc, x86_const as x86
 from unicorn.unicorn_py3.unicorn import uclib
 
-from ..abi import GD_KD, GD_KT, GD_UD, GD_UT, KERNBASE, PGSIZE
+from ..abi import FL_IF, FL_IOPL_MASK, FL_NT, FL_RF, FL_VM, GD_KD, GD_KT, GD_UD, GD_UT, KERNBASE, PGSIZE
 
 UNICORN_VERSION = unicorn.__version__
 PINNED_UNICORN = "2.1.4"
@@ -36,6 +36,11 @@ PINNED_UNICORN = "2.1.4"
 CR0_PE = 0x00000001
 CR0_WP = 0x00010000
 CR0_PG = 0x80000000
+# EFLAGS bits an env may never run with (a ring-3 iret on Unicorn can set them,
+# a real i386 at IOPL 0 cannot) and the one it always has.
+FL_USER_NEVER = FL_RF | FL_VM | FL_NT | FL_IOPL_MASK
+USER_CS, USER_DS = GD_UT | 3, GD_UD | 3
+_USER_DATA_SELECTORS = (USER_DS, 0, 1, 2, 3)  # null selectors: any RPL
 
 # Offsets measured from the END of the saved context blob (unicorn 2.0-2.1.x;
 # see ARCHITECTURE.md).  calibrate() checks them against probe faults.
@@ -57,6 +62,7 @@ _T_ILLOP = 6
 _MAX_RESTARTS = 4
 _T_SYSCALL = 48
 _U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
 # `int $0x30`: the trampoline through which a resume from outside a hook loads
 # segment registers (see Machine.load_frame).
 TRAMPOLINE_CODE = b"\xcd\x30"
@@ -82,8 +88,9 @@ _PROBE_EXPECT = [
 
 
 def _seg_desc(dpl: int, code: bool) -> int:
-    """A flat 4 GiB 32-bit segment descriptor."""
-    access = 0x80 | (dpl << 5) | 0x10 | (0x0A if code else 0x02)
+    """A flat 4 GiB 32-bit segment descriptor, marked accessed (so loading it,
+    as reset_user_mode does, never writes the GDT)."""
+    access = 0x80 | (dpl << 5) | 0x10 | (0x0B if code else 0x03)
     return 0x0000FFFF | (access << 40) | (0xCF << 48)
 
 
@@ -208,6 +215,7 @@ class FrameSlots:
         offsets = dict(layout)
         self._buf = mem.buf
         self._es_pa, self._ds_pa = pa + offsets["es"], pa + offsets["ds"]
+        self._eflags_pa = pa + offsets["eflags"]
 
     def _arrays(self, layout: FrameLayout, base: int) -> tuple[int, int, int]:
         ids = (ctypes.c_int * len(layout))(*(REGISTERS[r] for r, _ in layout))
@@ -222,14 +230,19 @@ class FrameSlots:
             raise MachineError("uc_reg_read_batch failed")
 
     def load(self) -> None:
-        """The frame -> CPU registers (not segments)."""
+        """The frame -> CPU registers (not segments), EFLAGS as ring 3 may
+        have it: VM, IOPL, NT and RF cleared and IF set, in the frame too."""
+        buf, at = self._buf, self._eflags_pa
+        _U32.pack_into(buf, at, (_U32.unpack_from(buf, at)[0] & ~FL_USER_NEVER) | FL_IF)
         ids, ptrs, n = self._load
         if _uc_reg_write_batch(self._uch, ids, ptrs, n):
             raise MachineError("uc_reg_write_batch failed")
 
     def data_segments(self) -> tuple[int, int]:
-        """es and ds as the frame holds them."""
-        return _U16.unpack_from(self._buf, self._es_pa)[0], _U16.unpack_from(self._buf, self._ds_pa)[0]
+        """es and ds as the frame holds them: the user data selector or null
+        (all ring 3 can load), anything else read as the user data selector."""
+        es, ds = _U16.unpack_from(self._buf, self._es_pa)[0], _U16.unpack_from(self._buf, self._ds_pa)[0]
+        return es if es in _USER_DATA_SELECTORS else USER_DS, ds if ds in _USER_DATA_SELECTORS else USER_DS
 
 
 class _Budget(ctypes.Structure):
@@ -328,6 +341,7 @@ class Machine:
         self.data_segs = (GD_UD | 3, GD_UD | 3)
         self._trampoline: int | None = None  # user va of TRAMPOLINE_CODE
         self._deferred: FrameSlots | None = None  # frame whose segments wait for it
+        self._reset_pending = False  # reset_user_mode waits for the trampoline too
         # Debugging: hooks exist only while a debugger asks for them.
         self.stop_requested = False  # request_stop() was called (from any thread)
         self.debug_hit: tuple[str, int] | None = None  # (DEBUG_BREAK/STEP, eip) of a hook stop
@@ -641,6 +655,8 @@ class Machine:
         if self.eip() != self._trampoline + len(TRAMPOLINE_CODE):
             return False
         slots, self._deferred = self._deferred, None
+        if self._reset_pending:
+            self.reset_user_mode(True)
         segs = slots.data_segments()
         self.set_data_segments(*segs)
         self.data_segs = segs
@@ -699,6 +715,31 @@ class Machine:
         """es, ds, cs, ss selectors."""
         return tuple(self.reg_read(r) & 0xFFFF for r in (
             x86.UC_X86_REG_ES, x86.UC_X86_REG_DS, x86.UC_X86_REG_CS, x86.UC_X86_REG_SS))
+
+    def foreign_mode(self) -> bool:
+        """True if the CPU is not in plain ring 3 as an env may run: in
+        virtual-8086 mode, or with a cs/ss other than the user selectors."""
+        return bool(self.reg_read(x86.UC_X86_REG_EFLAGS) & FL_VM) or (
+            self.reg_read(x86.UC_X86_REG_CS) & 0xFFFF != USER_CS
+            or self.reg_read(x86.UC_X86_REG_SS) & 0xFFFF != USER_DS)
+
+    def reset_user_mode(self, in_hook: bool) -> None:
+        """Leave whatever mode the CPU is in for plain ring 3: EFLAGS without
+        VM/IOPL/NT/RF, cs, ss, ds, es, fs, gs the user selectors.  Segment
+        loads need a trap hook: from outside one, the next load_frame goes
+        through the trampoline, whose trap does it (then the frame)."""
+        if not in_hook:
+            self._reset_pending = True
+            self.data_segs = None  # forces the deferred load
+            return
+        self._reset_pending = False
+        flags = self.reg_read(x86.UC_X86_REG_EFLAGS)
+        self.reg_write(x86.UC_X86_REG_EFLAGS, (flags & ~FL_USER_NEVER) | FL_IF)
+        for reg, sel in ((x86.UC_X86_REG_CS, USER_CS), (x86.UC_X86_REG_SS, USER_DS),
+                         (x86.UC_X86_REG_DS, USER_DS), (x86.UC_X86_REG_ES, USER_DS),
+                         (x86.UC_X86_REG_FS, USER_DS), (x86.UC_X86_REG_GS, USER_DS)):
+            self.reg_write(reg, sel)
+        self.data_segs = (USER_DS, USER_DS)
 
     def set_data_segments(self, es: int, ds: int) -> None:
         """Load es and ds.  Only valid inside a trap hook (else Unicorn crashes)."""
