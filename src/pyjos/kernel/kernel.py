@@ -38,6 +38,7 @@ from .env import EnvTable, Program, env_run
 from .events import Events
 from .forks import ForkEpisodes
 from .load import LoadError, load_icode, set_fork_strategy
+from .monitor import ON_BREAKPOINT
 from .pmap import Pmap
 from .sched import sched_pick
 from .stats import Stats
@@ -60,6 +61,7 @@ class KernelConfig:
     fork: str | None = None  # fork() strategy stored into each program (abi.FORK_STRATEGIES)
     cow_faults: str = "user"  # "kernel": the kernel resolves writes to PTE_COW pages
     monitor_input: Iterable[str] | None = None  # lines for the monitor; None = no monitor
+    on_breakpoint: str = "stop"  # a user int3: "stop" (the monitor), "destroy", "continue"
 
 
 @dataclass
@@ -81,6 +83,8 @@ class Kernel:
         self.config = config or KernelConfig()
         if self.config.fork is not None and self.config.fork not in FORK_STRATEGIES:
             raise ValueError(f"unknown fork strategy {self.config.fork!r}")
+        if self.config.on_breakpoint not in ON_BREAKPOINT:
+            raise ValueError(f"on_breakpoint must be one of {', '.join(ON_BREAKPOINT)}")
         self._out = out or _stdout_write
         self._cin = cin or _stdin_getc
         self.stats = Stats()

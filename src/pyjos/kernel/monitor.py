@@ -4,6 +4,8 @@ As in JOS, a breakpoint prints the monitor banner and the trap frame.  With a
 source of command lines (a terminal, or lines given by a test) the monitor
 reads commands at the ``K> `` prompt; ``continue`` resumes the env after its
 ``int3``.  Without one, the run ends there, with the env still alive.
+``KernelConfig.on_breakpoint`` may skip the monitor: "destroy" ends the env,
+"continue" resumes it, and the other envs run on either way.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..abi import PTE_COW, PTE_P, PTE_SHARE, PTE_U, PTE_W, EnvStatus, Trap
 from ..guest.elf import symbolize
+from .env import env_destroy
 from .frames import env_mappings, frame_mappers, pp_ref
 from .trapframe import print_trapframe, record_trap
 from .vm import copyin, user_mem_check
@@ -22,6 +25,8 @@ if TYPE_CHECKING:
     from .kernel import Kernel
 
 MAX_FRAMES = 64
+# What a user int3 does (KernelConfig.on_breakpoint; "stop" is JOS's monitor).
+ON_BREAKPOINT = ("stop", "destroy", "continue")
 
 
 def breakpoint(k: Kernel, idx: int, err: int) -> None:
@@ -29,6 +34,12 @@ def breakpoint(k: Kernel, idx: int, err: int) -> None:
     record_trap(k, idx, Trap.T_BRKPT, err)
     k.cprintf("Welcome to the JOS kernel monitor!\nType 'help' for a list of commands.\n")
     print_trapframe(k, idx)
+    policy = k.config.on_breakpoint
+    if policy != "stop":
+        k.cprintf(f"K> (--on-breakpoint {policy})\n")
+        if policy == "destroy":
+            env_destroy(k, idx)
+        return
     lines = k.config.monitor_input
     if lines is None:
         k.cprintf("K> (no terminal: the run stops in the monitor)\n")
