@@ -152,11 +152,26 @@ def test_item4_refused_program_leaves_no_env(case):
     assert audit.audit(kernel) == []
 
 
-@pytest.mark.xfail(strict=True, reason="needs kernel.py: save and restore x87/MMX, SSE and "
-                   "fs/gs per env on a switch (Kernel.save_frame/env_run)")
-def test_item5_fpu_sse_and_fs_gs_are_private():
-    text, _k, result = run_audited([(iso("regs"), ["set"]), (iso("regs"), ["look"])])
-    grade_text(text, required=[r"look fs 23 gs 23 fpu_top 0 xmm0 0"], forbidden=NO_PANIC)
+@pytest.mark.parametrize("quantum", [3, 10_000])
+def test_item5_fpu_sse_and_fs_gs_are_private(quantum):
+    """Each env sees only its own x87 stack, XMM registers and fs/gs, across
+    yields and time slices (the FPU switched lazily, fs/gs with the frame)."""
+    text, kernel, _result = run_audited([(iso("regs"), ["set"]), (iso("regs"), ["look"])],
+                                        quantum=quantum)
+    grade_text(text, required=[r"look fs 23 gs 23 fpu_top 0 xmm0 0",
+                               r"look again fs 23 gs 23 fpu_top 7 xmm0 10c",
+                               r"set fs 0 gs 0 fpu_top 6 xmm0 5eedf00d"], forbidden=NO_PANIC)
+    assert kernel.stats.total.get("traps.fpu", 0) >= 3
+
+
+def test_item5_fork_child_inherits_the_fpu_and_an_idle_switch_costs_no_trap():
+    """A forked child starts with its parent's FPU state; envs that never
+    use the FPU never trap for it."""
+    text, kernel, _result = run_audited([(iso("fpufork"), [])])
+    grade_text(text, required=[r"child fpu_top 6 xmm0 5eedf00d", r"parent fpu_top 6 xmm0 5eedf00d"],
+               forbidden=NO_PANIC)
+    _text, kernel, _result = run_audited([("yieldloop", ["50"]), ("yieldloop", ["50"])])
+    assert kernel.stats.total.get("traps.fpu", 0) == 0
 
 
 @pytest.mark.parametrize("quantum", [500, 2000])

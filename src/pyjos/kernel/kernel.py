@@ -107,7 +107,8 @@ class Kernel:
         self.envtab = EnvTable(self.pmap, self.cprintf)
         self.envs = self.envtab.envs
         self._map_trampoline(machine)
-        trapframes = [self.pmap.envs_pa + i * ctypes.sizeof(Env) for i in range(NENV)]
+        trapframes = [(self.pmap.envs_pa + i * ctypes.sizeof(Env), self.envtab.fs_gs_address(i))
+                      for i in range(NENV)]
         self.cpus.append(Cpu(0, machine, self.events, self.pmap.kern_pgdir, trapframes))
         self.cpu = self.cpus[0]  # the CPU the kernel is serving now
         for cpu in self.cpus:

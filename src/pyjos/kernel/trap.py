@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from ..abi import FEC_PR, FEC_U, FEC_WR, PGSIZE, PTE_COW, PTE_W, UTOP, UXSTACKTOP, Trap, UTrapframe
 from . import monitor, syscall
 from .env import destroy_foreign, env_destroy
+from .fpu import fpu_trap
 from .sched import sched_yield
 from .trapframe import format_trapframe, print_trapframe, record_trap
 from .vm import copyout, user_mem_assert
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
 UTF_SIZE = ctypes.sizeof(UTrapframe)
 _USER_INT_OK = (Trap.T_BRKPT, Trap.T_SYSCALL)  # T_SYSCALL never gets here: syscall_trap
-_TRAP_KIND = {Trap.T_PGFLT: "traps.page_fault", Trap.T_BRKPT: "traps.breakpoint"}
+_TRAP_KIND = {Trap.T_PGFLT: "traps.page_fault", Trap.T_BRKPT: "traps.breakpoint",
+              Trap.T_DEVICE: "traps.fpu"}
 
 
 # --- entries -----------------------------------------------------------------------
@@ -81,6 +83,8 @@ def trap_dispatch(k: Kernel, cpu: Cpu, trapno: int, err: int) -> None:
         page_fault_handler(k, cpu, idx, err)
     elif trapno == Trap.T_BRKPT:
         monitor.breakpoint(k, idx, err)
+    elif trapno == Trap.T_DEVICE:
+        fpu_trap(k, cpu)
     else:
         record_trap(k, idx, trapno, err)
         print_trapframe(k, idx)

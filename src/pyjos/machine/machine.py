@@ -34,6 +34,7 @@ UNICORN_VERSION = unicorn.__version__
 PINNED_UNICORN = "2.1.4"
 
 CR0_PE = 0x00000001
+CR0_TS = 0x00000008
 CR0_WP = 0x00010000
 CR0_PG = 0x80000000
 # EFLAGS bits an env may never run with (a ring-3 iret on Unicorn can set them,
@@ -191,8 +192,15 @@ REGISTERS = {
     "eip": x86.UC_X86_REG_EIP, "eflags": x86.UC_X86_REG_EFLAGS, "esp": x86.UC_X86_REG_ESP,
 }
 _DATA_SEGMENTS = ("es", "ds")
+_DATA_SEGMENT_REGS = (x86.UC_X86_REG_ES, x86.UC_X86_REG_DS, x86.UC_X86_REG_FS, x86.UC_X86_REG_GS)
 # A frame layout: (register name, byte offset of its slot) pairs.
 FrameLayout = tuple[tuple[str, int], ...]
+
+
+def _user_selectors(segs: tuple[int, ...]) -> tuple[int, ...]:
+    """Data selectors as ring 3 may hold them: the user data selector or null
+    (all it can load); anything else becomes the user data selector."""
+    return tuple(sel if sel in _USER_DATA_SELECTORS else USER_DS for sel in segs)
 
 
 class FrameSlots:
@@ -201,27 +209,37 @@ class FrameSlots:
     Unicorn's batch calls take one destination pointer per register; here
     they point straight into the frame (by host address), so saving or
     loading a context is one call and no Python work.  The layout says where
-    each register's slot is (the kernel derives it from its Trapframe).  es
-    and ds are only read by the batch: a segment load is valid inside a trap
-    hook only, so Machine.load_frame loads them itself.
+    each register's slot is (the kernel derives it from its Trapframe); fs
+    and gs, which the frame has no slot for, go to two 32-bit words at host
+    address `fs_gs` (the kernel keeps them per env).  Segment registers are
+    only read by the batch: a segment load is valid inside a trap hook only,
+    so Machine.load_frame loads them itself.
     """
 
-    def __init__(self, uch: int, mem: PhysMem, pa: int, layout: FrameLayout) -> None:
+    def __init__(self, uch: int, mem: PhysMem, pa: int, layout: FrameLayout,
+                 fs_gs: int) -> None:
         self._uch = uch
         self._keep = []
         host = mem.address + pa
-        self._save = self._arrays(layout, host)
+        self._save = self._arrays(layout, host, fs_gs)
         self._load = self._arrays(tuple(p for p in layout if p[0] not in _DATA_SEGMENTS), host)
         offsets = dict(layout)
         self._buf = mem.buf
         self._es_pa, self._ds_pa = pa + offsets["es"], pa + offsets["ds"]
         self._eflags_pa = pa + offsets["eflags"]
+        self._fs_gs = (ctypes.c_uint32 * 2).from_address(fs_gs)
 
-    def _arrays(self, layout: FrameLayout, base: int) -> tuple[int, int, int]:
-        ids = (ctypes.c_int * len(layout))(*(REGISTERS[r] for r, _ in layout))
-        ptrs = (ctypes.c_void_p * len(layout))(*(base + off for _, off in layout))
+    def _arrays(self, layout: FrameLayout, base: int,
+                fs_gs: int | None = None) -> tuple[int, int, int]:
+        regs = [REGISTERS[r] for r, _ in layout]
+        addrs = [base + off for _, off in layout]
+        if fs_gs is not None:
+            regs += [x86.UC_X86_REG_FS, x86.UC_X86_REG_GS]
+            addrs += [fs_gs, fs_gs + 4]
+        ids = (ctypes.c_int * len(regs))(*regs)
+        ptrs = (ctypes.c_void_p * len(regs))(*addrs)
         self._keep += [ids, ptrs]
-        return ctypes.addressof(ids), ctypes.addressof(ptrs), len(layout)
+        return ctypes.addressof(ids), ctypes.addressof(ptrs), len(regs)
 
     def save(self) -> None:
         """CPU registers -> the frame."""
@@ -238,11 +256,11 @@ class FrameSlots:
         if _uc_reg_write_batch(self._uch, ids, ptrs, n):
             raise MachineError("uc_reg_write_batch failed")
 
-    def data_segments(self) -> tuple[int, int]:
-        """es and ds as the frame holds them: the user data selector or null
-        (all ring 3 can load), anything else read as the user data selector."""
-        es, ds = _U16.unpack_from(self._buf, self._es_pa)[0], _U16.unpack_from(self._buf, self._ds_pa)[0]
-        return es if es in _USER_DATA_SELECTORS else USER_DS, ds if ds in _USER_DATA_SELECTORS else USER_DS
+    def data_segments(self) -> tuple[int, int, int, int]:
+        """es, ds, fs, gs as the frame holds them."""
+        fs, gs = self._fs_gs
+        return (_U16.unpack_from(self._buf, self._es_pa)[0],
+                _U16.unpack_from(self._buf, self._ds_pa)[0], fs & 0xFFFF, gs & 0xFFFF)
 
 
 class _Budget(ctypes.Structure):
@@ -337,11 +355,12 @@ class Machine:
         self.stopped = False
         self.restarts = 0  # silent triple-fault stops resumed by run_slice
         self.on_syscall: Callable[[], None] = self._unexpected_syscall
-        # es, ds as last loaded into or saved from the CPU (see load_frame)
-        self.data_segs = (GD_UD | 3, GD_UD | 3)
+        # es, ds, fs, gs as last loaded into or saved from the CPU (see load_frame)
+        self.data_segs: tuple[int, ...] | None = (GD_UD | 3,) * 4
         self._trampoline: int | None = None  # user va of TRAMPOLINE_CODE
         self._deferred: FrameSlots | None = None  # frame whose segments wait for it
         self._reset_pending = False  # reset_user_mode waits for the trampoline too
+        self._fpu_trap = False  # CR0.TS as last written
         # Debugging: hooks exist only while a debugger asks for them.
         self.stop_requested = False  # request_stop() was called (from any thread)
         self.debug_hit: tuple[str, int] | None = None  # (DEBUG_BREAK/STEP, eip) of a hook stop
@@ -606,9 +625,10 @@ class Machine:
             )
 
     # --- registers -----------------------------------------------------------
-    def frame_slots(self, pa: int, layout: FrameLayout) -> FrameSlots:
-        """Register batches bound to the frame at physical address pa."""
-        return FrameSlots(self._uch, self.mem, pa, layout)
+    def frame_slots(self, pa: int, layout: FrameLayout, fs_gs: int) -> FrameSlots:
+        """Register batches bound to the frame at physical address pa, fs and gs
+        at host address fs_gs (two 32-bit words)."""
+        return FrameSlots(self._uch, self.mem, pa, layout, fs_gs)
 
     # --- contexts: a frame in memory <-> the CPU ------------------------------
     def set_trampoline(self, va: int) -> None:
@@ -616,7 +636,7 @@ class Machine:
         self._trampoline = va
 
     def save_frame(self, slots: FrameSlots) -> None:
-        """The CPU's registers -> the frame; remember its es/ds.
+        """The CPU's registers -> the frame; remember its data selectors.
 
         A frame loaded from outside a hook whose segment load is still
         deferred never ran: the frame is already right, nothing is saved.
@@ -628,10 +648,10 @@ class Machine:
         self.data_segs = slots.data_segments()
 
     def load_frame(self, slots: FrameSlots, in_hook: bool) -> None:
-        """The frame -> the CPU's registers, es and ds included.
+        """The frame -> the CPU's registers, es, ds, fs and gs included.
 
         Segment registers can be written only inside a trap hook (outside,
-        Unicorn crashes).  From outside a hook, when es/ds must change, the
+        Unicorn crashes).  From outside a hook, when a data selector must change, the
         CPU is pointed at the trampoline: its `int $0x30` traps into this
         machine, which loads the segments and the frame there and resumes
         the frame without the kernel seeing that trap.
@@ -641,8 +661,8 @@ class Machine:
         if segs == self.data_segs:
             return
         if in_hook:
-            self.set_data_segments(*segs)
-            self.data_segs = segs
+            segs = _user_selectors(segs)
+            self.set_data_segments(segs)
             return
         if self._trampoline is None:
             raise MachineError("a segment load outside a hook needs set_trampoline()")
@@ -657,18 +677,15 @@ class Machine:
         slots, self._deferred = self._deferred, None
         if self._reset_pending:
             self.reset_user_mode(True)
-        segs = slots.data_segments()
-        self.set_data_segments(*segs)
-        self.data_segs = segs
+        self.set_data_segments(_user_selectors(slots.data_segments()))
         slots.load()
         return True
 
     def context_lost(self) -> None:
-        """The running context is gone unsaved (its env died): take es/ds as
+        """The running context is gone unsaved (its env died): take its data selectors as
         the CPU now has them, since that env may have changed them."""
         self._deferred = None
-        self.data_segs = (self.reg_read(x86.UC_X86_REG_ES) & 0xFFFF,
-                          self.reg_read(x86.UC_X86_REG_DS) & 0xFFFF)
+        self.data_segs = tuple(self.reg_read(reg) & 0xFFFF for reg in _DATA_SEGMENT_REGS)
 
     def read_frame(self) -> list[int]:
         """edi esi ebp ebx edx ecx eax eip eflags esp."""
@@ -735,16 +752,19 @@ class Machine:
         self._reset_pending = False
         flags = self.reg_read(x86.UC_X86_REG_EFLAGS)
         self.reg_write(x86.UC_X86_REG_EFLAGS, (flags & ~FL_USER_NEVER) | FL_IF)
-        for reg, sel in ((x86.UC_X86_REG_CS, USER_CS), (x86.UC_X86_REG_SS, USER_DS),
-                         (x86.UC_X86_REG_DS, USER_DS), (x86.UC_X86_REG_ES, USER_DS),
-                         (x86.UC_X86_REG_FS, USER_DS), (x86.UC_X86_REG_GS, USER_DS)):
-            self.reg_write(reg, sel)
-        self.data_segs = (USER_DS, USER_DS)
+        self.reg_write(x86.UC_X86_REG_CS, USER_CS)
+        self.reg_write(x86.UC_X86_REG_SS, USER_DS)
+        self.data_segs = None  # whatever the CPU holds: load all four
+        self.set_data_segments((USER_DS,) * 4)
 
-    def set_data_segments(self, es: int, ds: int) -> None:
-        """Load es and ds.  Only valid inside a trap hook (else Unicorn crashes)."""
-        self.reg_write(x86.UC_X86_REG_ES, es)
-        self.reg_write(x86.UC_X86_REG_DS, ds)
+    def set_data_segments(self, segs: tuple[int, ...]) -> None:
+        """Load es, ds, fs, gs (those that differ from data_segs).  Only valid
+        inside a trap hook (else Unicorn crashes)."""
+        now = self.data_segs or (None,) * 4
+        for reg, sel, was in zip(_DATA_SEGMENT_REGS, segs, now):
+            if sel != was:
+                self.reg_write(reg, sel)
+        self.data_segs = segs
 
     # --- state outside the trap frame (x87/MMX, SSE, fs/gs) --------------------
     def save_extended(self) -> tuple[int, ...]:
@@ -764,6 +784,14 @@ class Machine:
         for reg, value in zip(EXTENDED_REGS, state):
             buf.raw = value.to_bytes(16, "little")
             _uc_reg_write(self._uch, reg, ctypes.addressof(buf))
+
+    def set_fpu_trap(self, on: bool) -> None:
+        """CR0.TS: with on, the next x87, MMX or SSE instruction raises #NM (7).
+        Writes CR0 only when the bit changes."""
+        if on != self._fpu_trap:
+            cr0 = self.reg_read(x86.UC_X86_REG_CR0)
+            self.reg_write(x86.UC_X86_REG_CR0, cr0 | CR0_TS if on else cr0 & ~CR0_TS)
+            self._fpu_trap = on
 
     def fs_gs(self) -> tuple[int, int]:
         """fs and gs selectors (no Trapframe holds them)."""
