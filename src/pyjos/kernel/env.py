@@ -171,8 +171,9 @@ class EnvTable:
         self._push_free(idx)
 
     def live(self) -> list[int]:
-        """Indexes of every env that is not free."""
-        return [i for i in range(NENV) if self.envs[i].env_status != EnvStatus.ENV_FREE]
+        """Indexes of every env that is not free (exactly those with a page
+        directory: cheaper to read than each env_status)."""
+        return [i for i, pa in enumerate(self._pgdir_pa) if pa]
 
 assert UTOP % PGSIZE == 0 and ENV_SIZE == 124
 

@@ -33,6 +33,7 @@ from ..guest.build import build_host_library, build_program, resolve_program
 from ..guest.elf import parse_elf, symbols
 from ..machine import TRAMPOLINE_CODE, Machine, PhysMem
 from . import trap
+from .audit import attach as audit_attach, audit as audit_memory
 from .cpu import Cpu
 from .env import EnvTable, Program, env_run
 from .events import Events
@@ -115,6 +116,7 @@ class Kernel:
             cpu.machine.on_syscall = functools.partial(trap.syscall_trap, self, cpu)
             cpu.machine.on_trap = functools.partial(trap.trap, self, cpu)
         self.baseline_free = self.pmap.nfree
+        audit_attach(self)  # the boot state Kernel.audit() compares against
         self.stats.reset()
 
     def _map_trampoline(self, machine: Machine) -> None:
@@ -127,6 +129,10 @@ class Kernel:
         pt = self.pmap.pgdir_walk(self.pmap.kern_pgdir, UTRAMPOLINE, create=False)
         self.mem.write32(pt, (ppn * PGSIZE) | PTE_P | PTE_U)
         machine.set_trampoline(UTRAMPOLINE)
+
+    def audit(self) -> list[str]:
+        """The problems of the memory state (kernel/audit.py); [] when sound."""
+        return audit_memory(self)
 
     @property
     def machine(self) -> Machine:
