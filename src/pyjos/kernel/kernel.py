@@ -19,7 +19,6 @@ import ctypes
 import functools
 import os
 import select
-import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -39,6 +38,7 @@ from .env import EnvTable, Program, env_run
 from .events import Events
 from .forks import ForkEpisodes
 from .load import LoadError, load_icode, set_fork_strategy
+from .interrupt import sigint_stops
 from .monitor import ON_BREAKPOINT
 from .pmap import Pmap
 from .sched import sched_pick
@@ -209,21 +209,16 @@ class Kernel:
 
     # --- the run loop ----------------------------------------------------------------
     def run(self) -> RunResult:
-        """Run (see _run); Ctrl-C stops the machine cleanly (reason "interrupted").
+        """Run (see _run); Ctrl-C stops the machine cleanly (reason "interrupted"),
+        even in the middle of a time slice (interrupt.py).
 
         A KeyboardInterrupt raised inside Unicorn's callbacks would be swallowed
         by ctypes, so while the machine runs SIGINT only asks it to halt.
         """
         if threading.current_thread() is not threading.main_thread():
             return self._run()
-        previous = signal.signal(signal.SIGINT, self._on_sigint)
-        try:
+        with sigint_stops(self):
             return self._run()
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-    def _on_sigint(self, _signum: int, _frame: object) -> None:
-        self.halt("interrupted", "interrupted by SIGINT")
 
     def _run(self) -> RunResult:
         """Run until no env is left, the monitor quits, or a limit is hit.

@@ -64,14 +64,24 @@ def breakpoint(k: Kernel, idx: int, err: int) -> None:
 
 
 class TerminalLines:
-    """Monitor commands typed at the terminal, prompting with ``K> ``."""
+    """Monitor commands typed at the terminal, prompting with ``K> ``; end of
+    input or Ctrl-C (a KeyboardInterrupt from interrupt.py's handler while
+    ``prompting``) ends them."""
+
+    def __init__(self) -> None:
+        self.prompting = False
 
     def __iter__(self):
         while True:
+            self.prompting = True
             try:
-                yield input("K> ")
-            except EOFError:
+                line = input("K> ")
+            except (EOFError, KeyboardInterrupt):
+                print()
                 return
+            finally:
+                self.prompting = False
+            yield line
 
 
 def mon_help(k: Kernel, idx: int, args: list[str]) -> str | None:
