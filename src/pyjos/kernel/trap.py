@@ -17,13 +17,13 @@ from __future__ import annotations
 import ctypes
 from typing import TYPE_CHECKING
 
-from ..abi import FEC_PR, FEC_U, FEC_WR, PGSIZE, PTE_COW, PTE_W, UTOP, UXSTACKTOP, Trap, UTrapframe
+from ..abi import FEC_PR, FEC_U, FEC_WR, PGSIZE, PTE_COW, PTE_U, PTE_W, UTOP, UXSTACKTOP, Trap, UTrapframe
 from . import monitor, syscall
 from .env import destroy_foreign, env_destroy
 from .fpu import fpu_trap
 from .sched import sched_yield
 from .trapframe import format_trapframe, print_trapframe, record_trap
-from .vm import copyout, user_mem_assert
+from .vm import copyin, copyout, user_mem_assert, user_mem_check
 
 if TYPE_CHECKING:
     from .cpu import Cpu
@@ -54,6 +54,8 @@ def trap(k: Kernel, cpu: Cpu, trapno: int, err: int, is_int: bool) -> None:
     try:
         if is_int and trapno not in _USER_INT_OK:
             trapno, err = Trap.T_GPFLT, (trapno << 3) | 2
+        elif trapno == Trap.T_ILLOP and _is_rdpmc(k, cpu):
+            trapno = Trap.T_GPFLT  # Unicorn gives #UD; CR4.PCE is 0 at CPL 3: #GP(0)
         k.events.bump(_TRAP_KIND.get(trapno, "traps.exception"))
         if k.events.watched:
             upcall_returns(k, cpu)
@@ -74,6 +76,17 @@ def timer_trap(k: Kernel, cpu: Cpu) -> None:
         upcall_returns(k, cpu)
     cpu.resched = True
     trap_return(k, cpu, None, in_hook=False)
+
+
+_RDPMC = b"\x0f\x33"
+
+
+def _is_rdpmc(k: Kernel, cpu: Cpu) -> bool:
+    """The instruction at the env's eip is rdpmc (read only on an #UD)."""
+    pgdir, eip = k.envtab.pgdir(cpu.env), cpu.machine.eip()
+    if user_mem_check(k.pmap, pgdir, eip, len(_RDPMC), PTE_U) is not None:
+        return False
+    return copyin(k.pmap, pgdir, eip, len(_RDPMC)) == _RDPMC
 
 
 def trap_dispatch(k: Kernel, cpu: Cpu, trapno: int, err: int) -> None:

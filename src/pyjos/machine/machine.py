@@ -64,6 +64,7 @@ _MAX_RESTARTS = 4
 _T_SYSCALL = 48
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
+_FS_GS = struct.Struct("<H2xH2x")  # the low halves of two 32-bit selector slots
 # `int $0x30`: the trampoline through which a resume from outside a hook loads
 # segment registers (see Machine.load_frame).
 TRAMPOLINE_CODE = b"\xcd\x30"
@@ -227,7 +228,7 @@ class FrameSlots:
         self._buf = mem.buf
         self._es_pa, self._ds_pa = pa + offsets["es"], pa + offsets["ds"]
         self._eflags_pa = pa + offsets["eflags"]
-        self._fs_gs = (ctypes.c_uint32 * 2).from_address(fs_gs)
+        self._fs_gs = (ctypes.c_char * 8).from_address(fs_gs)
 
     def _arrays(self, layout: FrameLayout, base: int,
                 fs_gs: int | None = None) -> tuple[int, int, int]:
@@ -251,16 +252,18 @@ class FrameSlots:
         """The frame -> CPU registers (not segments), EFLAGS as ring 3 may
         have it: VM, IOPL, NT and RF cleared and IF set, in the frame too."""
         buf, at = self._buf, self._eflags_pa
-        _U32.pack_into(buf, at, (_U32.unpack_from(buf, at)[0] & ~FL_USER_NEVER) | FL_IF)
+        eflags = _U32.unpack_from(buf, at)[0]
+        if eflags & (FL_USER_NEVER | FL_IF) != FL_IF:
+            _U32.pack_into(buf, at, (eflags & ~FL_USER_NEVER) | FL_IF)
         ids, ptrs, n = self._load
         if _uc_reg_write_batch(self._uch, ids, ptrs, n):
             raise MachineError("uc_reg_write_batch failed")
 
     def data_segments(self) -> tuple[int, int, int, int]:
         """es, ds, fs, gs as the frame holds them."""
-        fs, gs = self._fs_gs
-        return (_U16.unpack_from(self._buf, self._es_pa)[0],
-                _U16.unpack_from(self._buf, self._ds_pa)[0], fs & 0xFFFF, gs & 0xFFFF)
+        buf = self._buf
+        return (_U16.unpack_from(buf, self._es_pa)[0], _U16.unpack_from(buf, self._ds_pa)[0],
+                *_FS_GS.unpack_from(self._fs_gs))
 
 
 class _Budget(ctypes.Structure):
@@ -307,6 +310,12 @@ _CTL_TLB_FLUSH = (ucc.UC_CTL_IO_WRITE << 30) | ucc.UC_CTL_TLB_FLUSH
 _INTR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 _INVALID_CB = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_void_p)
 _CODE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
+_IN_CB = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
+                          ctypes.c_void_p)
+_OUT_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint32,
+                           ctypes.c_void_p)
+_SYS_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+_T_GPFLT = 13
 # Why a debug hook stopped the CPU (Machine.take_debug_stop).
 DEBUG_BREAK = "break"  # before an instruction at a code breakpoint
 DEBUG_STEP = "step"  # before the instruction after the single-stepped one
@@ -361,6 +370,7 @@ class Machine:
         self._deferred: FrameSlots | None = None  # frame whose segments wait for it
         self._reset_pending = False  # reset_user_mode waits for the trampoline too
         self._fpu_trap = False  # CR0.TS as last written
+        self._io_fault_frame: list[int] | None = None  # registers at an in/out (#GP due)
         # Debugging: hooks exist only while a debugger asks for them.
         self.stop_requested = False  # request_stop() was called (from any thread)
         self.debug_hit: tuple[str, int] | None = None  # (DEBUG_BREAK/STEP, eip) of a hook stop
@@ -369,7 +379,8 @@ class Machine:
         self._stepped = False  # the single-stepped instruction has started
         self._break_cb, self._step_cb = _CODE_CB(self._hook_break), _CODE_CB(self._hook_step)
         self._hooks = [self._raw_hook(ucc.UC_HOOK_INTR, _INTR_CB(self._hook_intr)),
-                       self._raw_hook(ucc.UC_HOOK_INSN_INVALID, _INVALID_CB(self._hook_invalid))]
+                       self._raw_hook(ucc.UC_HOOK_INSN_INVALID, _INVALID_CB(self._hook_invalid)),
+                       *self._privileged_insn_hooks()]
         self._write_boot_page()
 
     # --- boot -----------------------------------------------------------------
@@ -452,6 +463,8 @@ class Machine:
             self._quantum = quantum
         if self.timer_unit == "instructions":
             self.uc.emu_start(eip, 0, 0, self._quantum)
+            while self._io_fault_frame is not None and not self.stopped:
+                self.uc.emu_start(self._trampoline, 0, 0, self._quantum)  # see _io_fault
             return not (self.stopped or self.stop_requested)
         budget = self._budget
         if quantum is not None:
@@ -460,6 +473,11 @@ class Machine:
         stuck = 0
         while True:
             self.uc.emu_start(eip, 0, 0, 0)
+            if self._io_fault_frame is not None and not self.stopped:
+                eip = self._trampoline  # deliver the #GP of an in/out (_io_fault)
+                if budget.expired:  # the timer fires right after it
+                    budget.expired, budget.left = 0, 1
+                continue
             if budget.expired or self.stopped or self.stop_requested:
                 return bool(budget.expired)
             resume = self.eip()
@@ -501,7 +519,9 @@ class Machine:
 
     def _hook_intr(self, _uc: int, intno: int, _user: int) -> None:
         if intno == _T_SYSCALL:  # only `int $0x30` raises 48: nothing to fetch
-            if self._deferred is None or not self._finish_deferred_load():
+            if self._io_fault_frame is not None:  # the rest of the block trapped first
+                self._deliver_io_fault()
+            elif self._deferred is None or not self._finish_deferred_load():
                 self.on_syscall()
             return
         _uc_context_save(self._uch, self._ctx_ptr)
@@ -511,7 +531,59 @@ class Machine:
             # unicorn#1883: forget this fault, or the next one is a double fault.
             self._ctx_field(CTX_OLD_EXCEPTION_FROM_END).value = -1
             _uc_context_restore(self._uch, self._ctx_ptr)
+        if self._io_fault_frame is not None:  # an in/out before this fault faulted first
+            self._deliver_io_fault()
+            return
         self.on_trap(intno, err, is_int)
+
+    # --- instructions Unicorn runs where an i386 at CPL 3, IOPL 0 faults --------
+    # in/out and ins/outs (#GP: IOPL 0 and no I/O bitmap), sysenter (#GP:
+    # SYSENTER_CS_MSR is 0), syscall (#UD: no such instruction on an i386).
+    # Unicorn calls these hooks only for those instructions (they are helper
+    # calls in its translation anyway), so nothing else costs more.  Each
+    # hook raises the fault through on_trap with EIP at the instruction.
+    def _privileged_insn_hooks(self) -> list[tuple[int, object]]:
+        fault_in = _IN_CB(lambda _uc, _port, _size, _user: self._io_fault() or 0)
+        fault_out = _OUT_CB(lambda _uc, _port, _size, _value, _user: self._io_fault())
+        fault_sysenter = _SYS_CB(lambda _uc, _user: self._insn_fault(_T_GPFLT, 2))
+        fault_syscall = _SYS_CB(lambda _uc, _user: self._insn_fault(_T_ILLOP, 2))
+        return [self._raw_insn_hook(x86.UC_X86_INS_IN, fault_in),
+                self._raw_insn_hook(x86.UC_X86_INS_OUT, fault_out),
+                self._raw_insn_hook(x86.UC_X86_INS_SYSENTER, fault_sysenter),
+                self._raw_insn_hook(x86.UC_X86_INS_SYSCALL, fault_syscall)]
+
+    def _raw_insn_hook(self, insn: int, callback: ctypes._CFuncPtr) -> tuple[int, object]:
+        handle = ctypes.c_size_t()
+        status = uclib.uc_hook_add(self._handle, ctypes.byref(handle), ucc.UC_HOOK_INSN,
+                                   ctypes.cast(callback, ctypes.c_void_p), None,
+                                   ctypes.c_uint64(1), ctypes.c_uint64(0), ctypes.c_int(insn))
+        if status:
+            raise MachineError(f"uc_hook_add(UC_HOOK_INSN {insn}) failed: {UcError(status)}")
+        return handle.value, callback
+
+    def _io_fault(self) -> None:
+        """in/out: Unicorn goes on with the rest of the translated block after
+        this hook whatever the kernel does to the registers, so the #GP waits:
+        the registers are kept as at the instruction, the CPU stops at the end
+        of the block (where the env only runs its own code on its own
+        registers) and run_slice resumes it at the trampoline, whose trap
+        delivers the fault with the kept registers (_deliver_io_fault)."""
+        if self._io_fault_frame is None:
+            self._io_fault_frame = self._frame.read()
+            uclib.uc_emu_stop(self._handle)
+
+    def _deliver_io_fault(self) -> None:
+        frame, self._io_fault_frame = self._io_fault_frame, None
+        self._frame.write(frame)
+        self.on_trap(_T_GPFLT, 0, False)
+
+    def _insn_fault(self, trapno: int, skipped: int) -> None:
+        """The instruction at EIP faults: trapno to the kernel, error code 0.
+        `skipped`: the bytes Unicorn adds to EIP after this hook returns
+        (sysenter and syscall), taken back from whatever EIP the kernel left."""
+        self.on_trap(trapno, 0, False)
+        if skipped:
+            self.set_eip(self.eip() - skipped)
 
     def _hook_invalid(self, _uc: int, _user: int) -> bool:
         self.on_trap(_T_ILLOP, 0, False)
