@@ -367,10 +367,12 @@ class Machine:
         # es, ds, fs, gs as last loaded into or saved from the CPU (see load_frame)
         self.data_segs: tuple[int, ...] | None = (GD_UD | 3,) * 4
         self._trampoline: int | None = None  # user va of TRAMPOLINE_CODE
-        self._deferred: FrameSlots | None = None  # frame whose segments wait for it
+        # What waits for the trampoline's trap: a frame whose segments must be
+        # loaded (load_frame), or the registers of an in/out whose #GP is due
+        # (_io_fault).  One attribute, so a system call checks one thing.
+        self._deferred: FrameSlots | list[int] | None = None
         self._reset_pending = False  # reset_user_mode waits for the trampoline too
         self._fpu_trap = False  # CR0.TS as last written
-        self._io_fault_frame: list[int] | None = None  # registers at an in/out (#GP due)
         # Debugging: hooks exist only while a debugger asks for them.
         self.stop_requested = False  # request_stop() was called (from any thread)
         self.debug_hit: tuple[str, int] | None = None  # (DEBUG_BREAK/STEP, eip) of a hook stop
@@ -463,7 +465,7 @@ class Machine:
             self._quantum = quantum
         if self.timer_unit == "instructions":
             self.uc.emu_start(eip, 0, 0, self._quantum)
-            while self._io_fault_frame is not None and not self.stopped:
+            while self._io_fault_pending() and not self.stopped:
                 self.uc.emu_start(self._trampoline, 0, 0, self._quantum)  # see _io_fault
             return not (self.stopped or self.stop_requested)
         budget = self._budget
@@ -473,7 +475,7 @@ class Machine:
         stuck = 0
         while True:
             self.uc.emu_start(eip, 0, 0, 0)
-            if self._io_fault_frame is not None and not self.stopped:
+            if self._io_fault_pending() and not self.stopped:
                 eip = self._trampoline  # deliver the #GP of an in/out (_io_fault)
                 if budget.expired:  # the timer fires right after it
                     budget.expired, budget.left = 0, 1
@@ -519,9 +521,7 @@ class Machine:
 
     def _hook_intr(self, _uc: int, intno: int, _user: int) -> None:
         if intno == _T_SYSCALL:  # only `int $0x30` raises 48: nothing to fetch
-            if self._io_fault_frame is not None:  # the rest of the block trapped first
-                self._deliver_io_fault()
-            elif self._deferred is None or not self._finish_deferred_load():
+            if self._deferred is None or not self._finish_deferred_load():
                 self.on_syscall()
             return
         _uc_context_save(self._uch, self._ctx_ptr)
@@ -531,7 +531,7 @@ class Machine:
             # unicorn#1883: forget this fault, or the next one is a double fault.
             self._ctx_field(CTX_OLD_EXCEPTION_FROM_END).value = -1
             _uc_context_restore(self._uch, self._ctx_ptr)
-        if self._io_fault_frame is not None:  # an in/out before this fault faulted first
+        if self._io_fault_pending():  # an in/out before this fault faulted first
             self._deliver_io_fault()
             return
         self.on_trap(intno, err, is_int)
@@ -568,12 +568,15 @@ class Machine:
         of the block (where the env only runs its own code on its own
         registers) and run_slice resumes it at the trampoline, whose trap
         delivers the fault with the kept registers (_deliver_io_fault)."""
-        if self._io_fault_frame is None:
-            self._io_fault_frame = self._frame.read()
+        if self._deferred is None:  # (none is pending while user code runs)
+            self._deferred = self._frame.read()
             uclib.uc_emu_stop(self._handle)
 
+    def _io_fault_pending(self) -> bool:
+        return isinstance(self._deferred, list)
+
     def _deliver_io_fault(self) -> None:
-        frame, self._io_fault_frame = self._io_fault_frame, None
+        frame, self._deferred = self._deferred, None
         self._frame.write(frame)
         self.on_trap(_T_GPFLT, 0, False)
 
@@ -742,10 +745,14 @@ class Machine:
         self.set_eip(self._trampoline)
 
     def _finish_deferred_load(self) -> bool:
-        """In the trampoline's trap: load the deferred frame.  False if this
-        `int $0x30` is not the trampoline's (then it is a system call)."""
+        """In the trampoline's trap: load the deferred frame (or deliver an
+        in/out's #GP).  False if this `int $0x30` is not the trampoline's
+        (then it is a system call)."""
         if self.eip() != self._trampoline + len(TRAMPOLINE_CODE):
             return False
+        if self._io_fault_pending():
+            self._deliver_io_fault()
+            return True
         slots, self._deferred = self._deferred, None
         if self._reset_pending:
             self.reset_user_mode(True)
