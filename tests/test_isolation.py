@@ -117,6 +117,24 @@ def test_item3_vm86_from_ring3_hurts_only_its_env(how):
                                      r"\[00001001\] user fault.*"])
 
 
+def test_vm86_env_parked_by_max_insns_is_destroyed_before_the_next_run():
+    """A run stopped by --max-insns while an env spins in VM86: the next run()
+    destroys it (with the printout) and the bystander runs with its selectors."""
+    out: list[str] = []
+    kernel = Kernel(KernelConfig(quantum=2000, max_insns=40_000), out=out.append)
+    kernel.create_env(iso("vm86"), ["spin"])
+    kernel.create_env(iso("bystander"), ["20"])
+    kernel.config.quantum = 10**6  # the spin holds the CPU until max-insns stops it
+    first = kernel.run()
+    kernel.config.max_insns = 0
+    second = kernel.run()
+    text = "".join(out)
+    assert first.reason == "max-insns" and second.reason == "idle", text
+    grade_text(text, required=[r"\[00001000\] user mode left: eflags 0002.202 cs 0000 ss 0000",
+                               r"bystander ok"], forbidden=NO_PANIC + [r".*user fault.*"])
+    check_no_leaks(kernel, second, text)
+
+
 def test_user_flags_are_enforced_on_every_load():
     """A frame holding VM, IOPL, NT, RF and no IF is loaded as ring 3 may run:
     those bits cleared and IF set (in the frame too)."""

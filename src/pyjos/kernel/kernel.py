@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..abi import (
-    ENV_TYPE_USER, FORK_STRATEGIES, NENV, PGSIZE, PTE_P, PTE_U, UTRAMPOLINE, Env, EnvStatus,
+    ENV_TYPE_USER, FL_VM, FORK_STRATEGIES, NENV, PGSIZE, PTE_P, PTE_U, UTRAMPOLINE, Env, EnvStatus,
 )
 from ..guest.build import build_host_library, build_program, resolve_program
 from ..guest.elf import parse_elf, symbols
@@ -34,7 +34,7 @@ from ..machine import TRAMPOLINE_CODE, Machine, PhysMem
 from . import trap
 from .audit import attach as audit_attach, audit as audit_memory
 from .cpu import Cpu
-from .env import EnvTable, Program, env_run
+from .env import EnvTable, Program, destroy_foreign, env_run
 from .events import Events
 from .forks import ForkEpisodes
 from .load import LoadError, load_icode, set_fork_strategy
@@ -309,6 +309,9 @@ class Kernel:
         env_tf and it is RUNNABLE again (so a later run() resumes it)."""
         if cpu.env is not None and self.envs[cpu.env].env_status == EnvStatus.ENV_RUNNING:
             cpu.save_frame(cpu.env)
+            if self.envs[cpu.env].env_tf.tf_eflags & FL_VM:  # as sched_yield does
+                destroy_foreign(self, cpu, cpu.env, in_hook=False)
+                return
             self.envtab.set_status(cpu.env, EnvStatus.ENV_RUNNABLE)
 
     def _ended(self, slices: int) -> RunResult:
