@@ -88,7 +88,8 @@ def pyjos_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[s
 
 
 def check_no_leaks(kernel: Kernel, result: RunResult, text: str) -> None:
-    """After an idle run: every page is free again and no env is live."""
+    """After an idle run: every page is free again, no env is live, and the
+    kernel's audit finds nothing wrong (pp_ref, free list, boot pages)."""
     if result.reason != "idle":
         return
     live = kernel.envtab.live()
@@ -98,6 +99,8 @@ def check_no_leaks(kernel: Kernel, result: RunResult, text: str) -> None:
     assert kernel.pmap.nfree == kernel.baseline_free, (
         f"page leak: {kernel.baseline_free - kernel.pmap.nfree} pages not freed "
         f"(nfree {kernel.pmap.nfree}, baseline {kernel.baseline_free})\n--- output ---\n{text}")
+    problems = kernel.audit()
+    assert problems == [], "audit:\n" + "\n".join(problems) + f"\n--- output ---\n{text}"
 
 
 def boot_and_run(programs: Sequence[str], args: Sequence[str] = (), **config) -> RunOutput:

@@ -224,9 +224,11 @@ def test_sigint_stops_a_run_cleanly():
     prog = guest_source("getenvidloop")
     build = pyjos("run", "-q", "--max-insns", "1000", prog)  # build it first
     assert build.returncode == 4, build.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "pyjos", "run", "-q", "--stats", prog],
+    proc = subprocess.Popen([sys.executable, "-m", "pyjos", "run", "--stats", prog],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2)
+    header = _wait_for(proc.stdout.fileno(), b"\n", 60)  # booted (a loaded machine is slow)
+    assert header.startswith(b"# pyjos"), header
+    time.sleep(1)
     proc.send_signal(signal.SIGINT)
     try:
         out, err = proc.communicate(timeout=30)
@@ -236,3 +238,74 @@ def test_sigint_stops_a_run_cleanly():
     assert proc.returncode == 130, err
     assert "pyjos: interrupted" in err and "Traceback" not in err
     assert "syscalls.getenvid" in out  # the counters of the run so far
+
+
+def _wait_for(stream_fd: int, text: bytes, timeout: float) -> bytes:
+    """Read fd until text appears (or the time is up); what was read."""
+    import os
+    import select
+    import time
+
+    seen, end = b"", time.monotonic() + timeout
+    while text not in seen and time.monotonic() < end:
+        ready, _, _ = select.select([stream_fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(stream_fd, 4096)
+            except OSError:  # a pty reads EIO once the child is gone
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+def _interrupt_and_time(proc: subprocess.Popen) -> float:
+    """SIGINT proc; seconds until it exited (fails after 10 s)."""
+    import signal
+    import time
+
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("pyjos did not stop on SIGINT")
+    return time.monotonic() - start
+
+
+def test_sigint_stops_a_long_time_slice():
+    """Ctrl-C in the middle of a 10^9-block slice of a spinning env (no trap
+    for minutes) stops the machine within a fraction of a second."""
+    assert pyjos("run", "-q", "--max-insns", "1000", "spin").returncode == 4  # built
+    proc = subprocess.Popen([sys.executable, "-m", "pyjos", "run", "-q", "--quantum",
+                             "1000000000", "spin"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    seen = _wait_for(proc.stdout.fileno(), b"Spinning...", 60)
+    assert b"Spinning..." in seen, seen
+    took = _interrupt_and_time(proc)
+    err = proc.stderr.read().decode()
+    assert proc.returncode == 130 and "pyjos: interrupted" in err and "Traceback" not in err, err
+    assert took < 3, f"took {took:.2f} s"  # measured ~0.05 s on a quiet machine
+
+
+def test_sigint_at_the_monitor_prompt():
+    """Ctrl-C at the monitor's K> prompt (stdin a terminal) ends the run."""
+    import os
+    import pty
+
+    pyjos("run", "-q", "breakpoint")  # built (no terminal: it stops in the monitor)
+    main, sub = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "pyjos", "run", "-q", "breakpoint"],
+                            stdin=sub, stdout=sub, stderr=sub, close_fds=True)
+    os.close(sub)
+    try:
+        seen = _wait_for(main, b"K> ", 60)
+        assert b"K> " in seen, seen
+        took = _interrupt_and_time(proc)
+        seen += _wait_for(main, b"interrupted", 5)
+    finally:
+        os.close(main)
+    assert proc.returncode == 130 and b"pyjos: interrupted" in seen, seen
+    assert b"Traceback" not in seen and took < 3, (took, seen)

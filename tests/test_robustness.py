@@ -270,21 +270,19 @@ def test_upcall_that_never_returns(exceptions_program, run_programs, grade):
           forbidden=[r".*panic.*", r"survived upcall_no_return"])
 
 
-@pytest.mark.xfail(strict=True, reason="Unicorn executes in/out in ring 3 (IOPL 0) as "
-                   "no-ops instead of raising #GP; JOS kills the env")
 @pytest.mark.parametrize("insn", ["inb", "outb"])
 def test_port_io_is_a_general_protection_fault(run_programs, grade, insn):
+    """in/out at CPL 3 with IOPL 0: #GP at the instruction (machine insn hooks)."""
     text, _k, result = run_programs([guest_source("portio")], [insn])
     grade(text, required=[r"  trap 0x0000000d General Protection"],
           forbidden=[r"port io worked"])
 
 
-@pytest.mark.xfail(strict=True, reason="Unicorn treats sysenter/syscall as no-ops (hook "
-                   "points); on i386 with SYSENTER_CS_MSR = 0 sysenter is #GP, syscall #UD")
 @pytest.mark.parametrize("insn", ["sysenter", "syscall"])
 def test_fast_syscall_instructions_fault(run_programs, grade, insn):
     text, _k, result = run_programs([guest_source("fastsys")], [insn])
-    grade(text, required=[r"  trap 0x0000000(d|6) .*"], forbidden=[rf"{insn} returned"])
+    trap = {"sysenter": "d General Protection", "syscall": "6 Invalid Opcode"}[insn]
+    grade(text, required=[rf"  trap 0x0000000{trap}"], forbidden=[rf"{insn} returned"])
 
 
 # --- segment registers and flags across context switches --------------------------------

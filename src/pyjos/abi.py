@@ -92,6 +92,10 @@ GD_UT = 0x18
 GD_UD = 0x20
 GD_TSS0 = 0x28
 FL_IF = 0x200
+FL_IOPL_MASK = 0x3000
+FL_NT = 0x4000
+FL_RF = 0x10000
+FL_VM = 0x20000
 
 # --- Environments ------------------------------------------------------------
 LOG2NENV = 10

@@ -1,7 +1,20 @@
 /* Item 5: x87, SSE and fs/gs must not leak between envs.  "set" loads
- * distinctive values and yields; "look" (started next) reports what it
- * finds in its own fresh registers. */
+ * distinctive values, yields, and reports that it still has them; "look"
+ * (started next) reports what it finds in its own fresh registers. */
 #include "iso.h"
+
+static void
+report(const char *who)
+{
+	uint32_t fs, gs, xmm0 = 0;
+	uint16_t sw;
+
+	asm volatile("movl %%fs, %0; movl %%gs, %1" : "=r" (fs), "=r" (gs));
+	asm volatile("fnstsw %0" : "=m" (sw));
+	asm volatile("movd %%xmm0, %0" : "=r" (xmm0));
+	cprintf("%s fs %x gs %x fpu_top %d xmm0 %x\n", who, fs & 0xffff, gs & 0xffff,
+		(sw >> 11) & 7, xmm0);
+}
 
 static void
 set(void)
@@ -15,20 +28,19 @@ set(void)
 	asm volatile("movups %0, %%xmm0" :: "m" (words));
 	for (i = 0; i < 20; i++)
 		sys_yield();
+	report("set");
 }
 
 static void
 look(void)
 {
-	uint32_t fs, gs, xmm0 = 0;
-	uint16_t sw;
+	static const uint32_t words[4] = { 0x10c, 0, 0, 0 };
 
 	sys_yield();	/* the setter runs first */
-	asm volatile("movl %%fs, %0; movl %%gs, %1" : "=r" (fs), "=r" (gs));
-	asm volatile("fnstsw %0" : "=m" (sw));
-	asm volatile("movd %%xmm0, %0" : "=r" (xmm0));
-	cprintf("look fs %x gs %x fpu_top %d xmm0 %x\n", fs & 0xffff, gs & 0xffff,
-		(sw >> 11) & 7, xmm0);
+	report("look");
+	asm volatile("fninit; fld1; movups %0, %%xmm0" :: "m" (words));
+	sys_yield();
+	report("look again");
 }
 
 void

@@ -156,21 +156,39 @@ Symbols = list[tuple[int, int, str]]
 
 
 def symbols(data: bytes) -> Symbols:
-    """Return the FUNC symbols of an ELF file as sorted (addr, size, name) tuples.
+    """Return the code symbols of an ELF file as sorted (addr, size, name) tuples:
+    FUNC symbols, and global NOTYPE labels in executable sections (assembly
+    entry points such as `_start`), which have no size: each is taken to
+    cover the code up to the next symbol.
 
     Returns an empty list if the file has no symbol table or cannot be parsed.
     """
     try:
-        symtab = ELFFile(io.BytesIO(bytes(data))).get_section_by_name(".symtab")
+        elf = ELFFile(io.BytesIO(bytes(data)))
+        symtab = elf.get_section_by_name(".symtab")
         if not isinstance(symtab, SymbolTableSection):
             return []
-        return sorted(
-            (sym["st_value"], sym["st_size"], sym.name)
-            for sym in symtab.iter_symbols()
-            if sym["st_info"]["type"] == "STT_FUNC"
-        )
+        funcs = sorted((sym["st_value"], sym["st_size"], sym.name)
+                       for sym in symtab.iter_symbols() if sym["st_info"]["type"] == "STT_FUNC")
+        labels = {sym["st_value"]: sym.name for sym in symtab.iter_symbols()
+                  if _code_label(elf, sym)}
+        starts = sorted({f[0] for f in funcs} | set(labels))
+        for addr, name in labels.items():
+            nxt = bisect.bisect_right(starts, addr)
+            funcs.append((addr, starts[nxt] - addr if nxt < len(starts) else 1, name))
+        return sorted(funcs)
     except Exception:  # pyelftools raises assorted exception types on malformed input
         return []
+
+
+def _code_label(elf: ELFFile, sym) -> bool:
+    """A global NOTYPE symbol defined in an executable section."""
+    if sym["st_info"]["type"] != "STT_NOTYPE" or sym["st_info"]["bind"] != "STB_GLOBAL":
+        return False
+    shndx = sym["st_shndx"]
+    if not isinstance(shndx, int):  # SHN_UNDEF, SHN_ABS
+        return False
+    return bool(elf.get_section(shndx)["sh_flags"] & 0x4)  # SHF_EXECINSTR
 
 
 def data_symbol(data: bytes, name: str) -> tuple[int, int] | None:

@@ -209,35 +209,58 @@ def _check_refs(kernel: Kernel, free: np.ndarray) -> list[str]:
 
 
 def _check_free_list(kernel: Kernel) -> tuple[list[str], np.ndarray]:
-    """(problems of the free list, which pages are on it)."""
+    """(problems of the free list, which pages are on it).
+
+    The lists are followed with numpy by pointer doubling (a walk of 2**k
+    links after k rounds), so the check costs a few milliseconds however
+    much memory there is; each page's pp_link is read once."""
     pmap = kernel.pmap
-    problems = []
+    npages = pmap.npages
     size = ctypes.sizeof(PageInfo)
-    base = KERNBASE + pmap.pages_pa
-    on_list = np.zeros(pmap.npages, dtype=bool)
-    n = 0
+    links = pmap.pp_links().astype(np.int64)
+    rel = links - (KERNBASE + pmap.pages_pa)
+    ok_link = (links == 0) | ((rel % size == 0) & (rel > 0) & (rel < npages * size))
+    nxt = np.where(ok_link & (links != 0), rel // size, 0)  # page 0: the end of a list
+    problems: list[str] = []
+    on_list = np.zeros(npages, dtype=bool)
     for head in pmap.free_heads():
-        ppn = head
-        while ppn:
-            if not pmap.boot_pages <= ppn < pmap.npages:
-                problems.append(f"free list holds page {ppn:#x}, outside the allocatable pages")
-                break
-            if on_list[ppn]:
-                problems.append(f"free list holds page {ppn:#x} twice (a cycle)")
-                break
-            on_list[ppn] = True
-            n += 1
-            if pmap.pages[ppn].pp_ref:
-                problems.append(f"free page {ppn:#x} has pp_ref {pmap.pages[ppn].pp_ref}")
-            link = pmap.pages[ppn].pp_link
-            if link and ((link - base) % size or not 0 < (link - base) // size < pmap.npages):
-                problems.append(f"free page {ppn:#x} links to {link:#010x}, not a PageInfo")
-                break
-            ppn = (link - base) // size if link else 0
+        if not head:
+            continue
+        if not 0 < head < npages:
+            problems.append(f"free list holds page {head:#x}, outside the allocatable pages")
+            continue
+        seen, cycle = _reachable(nxt, head)
+        if cycle:
+            problems.append(f"free list from page {head:#x} has a cycle")
+        if (seen & on_list).any():
+            problems.append(f"free lists share page {int(np.flatnonzero(seen & on_list)[0]):#x}")
+        on_list |= seen
+    low = np.flatnonzero(on_list[: pmap.boot_pages])
+    problems += [f"free list holds page {int(p):#x}, outside the allocatable pages" for p in low]
+    on_list[: pmap.boot_pages] = False
+    refs = pmap.pp_refs()
+    problems += _limited([f"free page {int(p):#x} has pp_ref {int(refs[p])}"
+                          for p in np.flatnonzero(on_list & (refs != 0))])
+    problems += _limited([f"free page {int(p):#x} links to {int(links[p]):#010x}, not a PageInfo"
+                          for p in np.flatnonzero(on_list & ~ok_link)])
+    n = int(on_list.sum())
     if n != pmap.nfree:
         problems.append(f"free list has {n} pages, nfree says {pmap.nfree}")
-    links = pmap.pp_links()
-    stray = np.flatnonzero(~on_list & (links != 0) & (np.arange(pmap.npages) != 0))
+    stray = np.flatnonzero(~on_list & (links != 0) & (np.arange(npages) != 0))
     problems += _limited([f"page {int(p):#x} is not free but has pp_link set"
                           for p in stray.tolist()])
     return problems, on_list
+
+
+def _reachable(nxt: np.ndarray, head: int) -> tuple[np.ndarray, bool]:
+    """(the pages of the list from head, True if it never ends): pointer
+    doubling over nxt, where page 0 ends a list."""
+    seen = np.zeros(len(nxt), dtype=bool)
+    seen[head] = True
+    jump = nxt.copy()
+    jump[0] = 0
+    for _ in range(max(1, len(nxt).bit_length())):
+        seen[jump[seen]] = True  # the pages 2**k further on from each one seen
+        jump = jump[jump]
+    seen[0] = False
+    return seen, bool(jump[head])

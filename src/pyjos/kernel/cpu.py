@@ -8,7 +8,9 @@ else in the kernel keeps "the current" anything: the running env of a CPU is
 
 Register frames: each env's registers are saved into and loaded from its
 ``env_tf`` in guest memory by register batches bound to that Trapframe, one set
-per CPU (``frames``); the layout comes from ``abi.Trapframe``.
+per CPU (``frames``); the layout comes from ``abi.Trapframe``.  fs and gs,
+which a Trapframe has no slot for, go to the env's words in
+``EnvTable.fs_gs``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class Cpu:
     """One CPU: its machine and the kernel's per-CPU state."""
 
     def __init__(self, num: int, machine: Machine, events: Events, pgdir: int,
-                 trapframes: list[int]) -> None:
+                 trapframes: list[tuple[int, int]]) -> None:
         self.num = num
         self.machine = machine
         self.events = events
@@ -38,8 +40,9 @@ class Cpu:
         self.pgdir = pgdir  # physical address of the loaded page directory
         self.tlb_stale = False  # a live translation changed: flush before user code runs
         self.resched = False  # the trap tail must pick another env
+        self.fpu_env: int | None = None  # whose x87/SSE state the FPU holds (fpu.py)
         self.blocks_mark = machine.blocks_executed() or 0
-        self.frames = [machine.frame_slots(pa, TRAPFRAME_LAYOUT) for pa in trapframes]
+        self.frames = [machine.frame_slots(pa, TRAPFRAME_LAYOUT, fs_gs) for pa, fs_gs in trapframes]
         machine.set_cr3(pgdir)
 
     def switch_pgdir(self, pgdir: int) -> None:
@@ -61,8 +64,10 @@ class Cpu:
         self.machine.save_frame(self.frames[idx])
 
     def load_frame(self, idx: int, in_hook: bool) -> None:
-        """env idx's env_tf -> the CPU's registers, segments included."""
+        """env idx's env_tf -> the CPU's registers, segments included; the
+        FPU traps (#NM) unless it holds idx's state (fpu.py)."""
         self.machine.load_frame(self.frames[idx], in_hook)
+        self.machine.set_fpu_trap(self.fpu_env != idx)
 
     def charge_blocks(self) -> None:
         """Count the guest basic blocks run since the last call (`guest_blocks`)

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING
 
 from ..abi import (
     E_BAD_ENV, E_NO_FREE_ENV, E_NO_MEM, ENV_TYPE_USER, FL_IF, GD_UD, GD_UT,
-    KERNBASE, NENV, PGSHIFT, PGSIZE, USTACKTOP, UTOP, Env, EnvStatus,
+    KERNBASE, NENV, PGSHIFT, PGSIZE, USTACKTOP, UTOP, Env, EnvStatus, Trap,
 )
+from .fpu import fpu_clone, fpu_forget
 from .pmap import Pmap
+from .trapframe import print_trapframe
 
 if TYPE_CHECKING:
     from .cpu import Cpu
@@ -59,6 +61,10 @@ class EnvTable:
         # Physical address of each env's page directory (env_pgdir holds its
         # JOS kernel virtual address, for guests; the kernel uses this).
         self._pgdir_pa = [0] * NENV
+        self.fpu: dict[int, tuple[int, ...]] = {}  # saved x87/SSE state per env (fpu.py)
+        # Each env's fs and gs (no Trapframe slot holds them; guests never see
+        # them here): two 32-bit words per env, written by the frame save.
+        self.fs_gs = (ctypes.c_uint32 * (2 * NENV))()
         for i in range(NENV - 1, -1, -1):
             self._push_free(i)
 
@@ -86,6 +92,10 @@ class EnvTable:
         if checkperm and idx != cur and e.env_parent_id != self.env_id(cur):
             return -E_BAD_ENV, -1
         return 0, idx
+
+    def fs_gs_address(self, idx: int) -> int:
+        """Host address of env idx's fs and gs words (for its frame batches)."""
+        return ctypes.addressof(self.fs_gs) + 8 * idx
 
     def pgdir(self, idx: int) -> int:
         """Physical address of env idx's page directory."""
@@ -137,6 +147,7 @@ class EnvTable:
         tf.tf_cs = GD_UT | 3
         tf.tf_esp = USTACKTOP
         tf.tf_eflags = FL_IF
+        self.fs_gs[2 * idx] = self.fs_gs[2 * idx + 1] = GD_UD | 3
         self.set_status(idx, EnvStatus.ENV_RUNNABLE)
         self.emit(f"[{by:08x}] new env {e.env_id:08x}\n")
         return 0, idx
@@ -156,11 +167,13 @@ class EnvTable:
         self._pgdir_pa[idx] = 0
         self.set_status(idx, EnvStatus.ENV_FREE)
         self.programs.pop(idx, None)
+        self.fpu.pop(idx, None)
         self._push_free(idx)
 
     def live(self) -> list[int]:
-        """Indexes of every env that is not free."""
-        return [i for i in range(NENV) if self.envs[i].env_status != EnvStatus.ENV_FREE]
+        """Indexes of every env that is not free (exactly those with a page
+        directory: cheaper to read than each env_status)."""
+        return [i for i, pa in enumerate(self._pgdir_pa) if pa]
 
 assert UTOP % PGSIZE == 0 and ENV_SIZE == 124
 
@@ -172,6 +185,7 @@ def env_destroy(k: Kernel, idx: int) -> None:
     by = k.cur_id()
     k.forks.forget(idx)
     k.upcalls_open.pop(idx, None)
+    fpu_forget(k, idx)
     for cpu in k.cpus:
         if cpu.env == idx:
             cpu.env = None
@@ -181,6 +195,23 @@ def env_destroy(k: Kernel, idx: int) -> None:
     k.envtab.env_free(idx, by)
 
 
+def destroy_foreign(k: Kernel, cpu: Cpu, idx: int, in_hook: bool,
+                    trapno: int = Trap.T_GPFLT, err: int = 0) -> None:
+    """Destroy env idx, running on cpu and saved into env_tf, which left plain
+    ring 3 (virtual-8086 mode, which Unicorn lets a ring-3 iret enter; foreign
+    cs/ss come only from there, as the GDT has one user code and one user
+    data segment): a line and JOS's trap printout, then cpu's mode is reset
+    for the next env (Machine.reset_user_mode)."""
+    tf = k.envs[idx].env_tf
+    tf.tf_cs, tf.tf_ss = cpu.machine.segments()[2:]
+    tf.tf_trapno, tf.tf_err = trapno, err
+    k.cprintf(f"[{k.envs[idx].env_id:08x}] user mode left: eflags {tf.tf_eflags:08x} "
+              f"cs {tf.tf_cs:04x} ss {tf.tf_ss:04x}\n")
+    print_trapframe(k, idx)
+    env_destroy(k, idx)
+    cpu.machine.reset_user_mode(in_hook)
+
+
 def env_clone_registers(k: Kernel, parent: int, child: int) -> None:
     """Give child the running parent's registers with eax = 0 (its return
     value from the fork) and the parent's program (for backtraces)."""
@@ -188,6 +219,9 @@ def env_clone_registers(k: Kernel, parent: int, child: int) -> None:
     envs = k.envs
     envs[child].env_tf = envs[parent].env_tf
     envs[child].env_tf.tf_regs.reg_eax = 0
+    fs_gs = k.envtab.fs_gs
+    fs_gs[2 * child], fs_gs[2 * child + 1] = fs_gs[2 * parent], fs_gs[2 * parent + 1]
+    fpu_clone(k, parent, child)
     program = k.envtab.programs.get(parent)
     if program is not None:
         k.envtab.programs[child] = program

@@ -44,6 +44,8 @@ EVENTS: dict[str, EventKind] = {
     "traps.page_fault": EventKind("trap: page fault (#PF)"),
     "traps.breakpoint": EventKind("trap: int3 (the monitor)"),
     "traps.exception": EventKind("trap: any other exception (the env is destroyed)"),
+    "traps.fpu": EventKind("trap: #NM, the env's first x87/MMX/SSE instruction since another "
+                           "env used its CPU's FPU (the lazy FPU switch, fpu.py)"),
     "traps.timer": EventKind("timer interrupt: a time slice ran out"),
     **_syscall_events(),
     "page_faults": EventKind("a user page fault reached the kernel; args: va, error code"),

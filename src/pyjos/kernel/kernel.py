@@ -19,7 +19,6 @@ import ctypes
 import functools
 import os
 import select
-import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -27,18 +26,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..abi import (
-    ENV_TYPE_USER, FORK_STRATEGIES, KSTACKTOP, NENV, PGSIZE, PTE_P, PTE_U, UTRAMPOLINE, Env,
-    EnvStatus, Trapframe,
+    ENV_TYPE_USER, FL_VM, FORK_STRATEGIES, KSTACKTOP, NENV, PGSIZE, PTE_P, PTE_U, UTRAMPOLINE,
+    Env, EnvStatus, Trapframe,
 )
 from ..guest.build import build_host_library, build_program, resolve_program
 from ..guest.elf import parse_elf, symbols
 from ..machine import TRAMPOLINE_CODE, Machine, PhysMem
 from . import monitor, trap
+from .audit import attach as audit_attach, audit as audit_memory
 from .cpu import Cpu
-from .env import EnvTable, Program, env_run
+from .env import EnvTable, Program, destroy_foreign, env_run
 from .events import Events
 from .forks import ForkEpisodes
 from .load import LoadError, load_icode, set_fork_strategy
+from .interrupt import sigint_stops
+from .monitor import ON_BREAKPOINT
 from .pmap import Pmap
 from .sched import sched_pick
 from .stats import Stats
@@ -62,6 +64,7 @@ class KernelConfig:
     cow_faults: str = "user"  # "kernel": the kernel resolves writes to PTE_COW pages
     monitor_input: Iterable[str] | None = None  # lines for the monitor; None = no monitor
     console: str = "lab4"  # "lab3": the lab-3 kernel's lines (see CONSOLES)
+    on_breakpoint: str = "stop"  # a user int3: "stop" (the monitor), "destroy", "continue"
 
 
 # The kernel consoles: which JOS kernel's lines pyjos prints.
@@ -95,6 +98,8 @@ class Kernel:
             raise ValueError(f"unknown fork strategy {self.config.fork!r}")
         if self.config.console not in CONSOLES:
             raise ValueError(f"unknown console {self.config.console!r}")
+        if self.config.on_breakpoint not in ON_BREAKPOINT:
+            raise ValueError(f"on_breakpoint must be one of {', '.join(ON_BREAKPOINT)}")
         # The monitor's command lines, one iterator for the whole run.
         lines = self.config.monitor_input
         self.monitor_lines = iter(lines) if lines is not None else None
@@ -120,12 +125,14 @@ class Kernel:
         self.envtab = EnvTable(self.pmap, self.cprintf)
         self.envs = self.envtab.envs
         self._map_trampoline(machine)
-        trapframes = [self.pmap.envs_pa + i * ctypes.sizeof(Env) for i in range(NENV)]
+        trapframes = [(self.pmap.envs_pa + i * ctypes.sizeof(Env), self.envtab.fs_gs_address(i))
+                      for i in range(NENV)]
         self.cpus.append(Cpu(0, machine, self.events, self.pmap.kern_pgdir, trapframes))
         self.cpu = self.cpus[0]  # the CPU the kernel is serving now
         for cpu in self.cpus:
             self._attach_traps(cpu)
         self.baseline_free = self.pmap.nfree
+        audit_attach(self)  # the boot state Kernel.audit() compares against
         self.stats.reset()
 
     def _attach_traps(self, cpu: Cpu) -> None:
@@ -154,6 +161,10 @@ class Kernel:
         pt = self.pmap.pgdir_walk(self.pmap.kern_pgdir, UTRAMPOLINE, create=False)
         self.mem.write32(pt, (ppn * PGSIZE) | PTE_P | PTE_U)
         machine.set_trampoline(UTRAMPOLINE)
+
+    def audit(self) -> list[str]:
+        """The problems of the memory state (kernel/audit.py); [] when sound."""
+        return audit_memory(self)
 
     @property
     def machine(self) -> Machine:
@@ -230,21 +241,16 @@ class Kernel:
 
     # --- the run loop ----------------------------------------------------------------
     def run(self) -> RunResult:
-        """Run (see _run); Ctrl-C stops the machine cleanly (reason "interrupted").
+        """Run (see _run); Ctrl-C stops the machine cleanly (reason "interrupted"),
+        even in the middle of a time slice (interrupt.py).
 
         A KeyboardInterrupt raised inside Unicorn's callbacks would be swallowed
         by ctypes, so while the machine runs SIGINT only asks it to halt.
         """
         if threading.current_thread() is not threading.main_thread():
             return self._run()
-        previous = signal.signal(signal.SIGINT, self._on_sigint)
-        try:
+        with sigint_stops(self):
             return self._run()
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-    def _on_sigint(self, _signum: int, _frame: object) -> None:
-        self.halt("interrupted", "interrupted by SIGINT")
 
     def _run(self) -> RunResult:
         """Run until no env is left, the monitor quits, or a limit is hit.
@@ -335,6 +341,9 @@ class Kernel:
         env_tf and it is RUNNABLE again (so a later run() resumes it)."""
         if cpu.env is not None and self.envs[cpu.env].env_status == EnvStatus.ENV_RUNNING:
             cpu.save_frame(cpu.env)
+            if self.envs[cpu.env].env_tf.tf_eflags & FL_VM:  # as sched_yield does
+                destroy_foreign(self, cpu, cpu.env, in_hook=False)
+                return
             self.envtab.set_status(cpu.env, EnvStatus.ENV_RUNNABLE)
 
     def _ended(self, slices: int) -> RunResult:

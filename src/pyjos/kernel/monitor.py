@@ -4,9 +4,11 @@ env is left (JOS's sched_halt).
 As in JOS, a breakpoint prints the monitor banner and the trap frame.  With a
 source of command lines (a terminal, or lines given by a test) the monitor
 reads commands at the ``K> `` prompt; ``continue`` resumes the env after its
-``int3``.  Without one, the run ends there, with the env still alive.  When
-the last env is gone the monitor prints its banner and, on a terminal, takes
-commands until ``quit`` (or the end of input).
+``int3``.  Without one, the run ends there, with the env still alive.
+``KernelConfig.on_breakpoint`` may skip the monitor: "destroy" ends the env,
+"continue" resumes it, and the other envs run on either way.  When the last
+env is gone the monitor prints its banner and, on a terminal, takes commands
+until ``quit`` (or the end of input).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..abi import PTE_COW, PTE_P, PTE_SHARE, PTE_U, PTE_W, EnvStatus, Trap
 from ..guest.elf import symbolize
+from .env import env_destroy
 from .frames import env_mappings, frame_mappers, pp_ref
 from .trapframe import print_trapframe, record_trap
 from .vm import copyin, user_mem_check
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
     from .kernel import Kernel
 
 MAX_FRAMES = 64
+# What a user int3 does (KernelConfig.on_breakpoint; "stop" is JOS's monitor).
+ON_BREAKPOINT = ("stop", "destroy", "continue")
 
 
 BANNER = "Welcome to the JOS kernel monitor!\nType 'help' for a list of commands.\n"
@@ -36,6 +41,12 @@ def breakpoint(k: Kernel, idx: int, err: int) -> None:
     record_trap(k, idx, Trap.T_BRKPT, err)
     k.cprintf(BANNER)
     print_trapframe(k, idx)
+    policy = k.config.on_breakpoint
+    if policy != "stop":
+        k.cprintf(f"K> (--on-breakpoint {policy})\n")
+        if policy == "destroy":
+            env_destroy(k, idx)
+        return
     if k.monitor_lines is None:
         k.cprintf("K> (no terminal: the run stops in the monitor)\n")
         k.halt("monitor", f"breakpoint in env {k.envs[idx].env_id:08x}")
@@ -76,14 +87,24 @@ def command_loop(k: Kernel, idx: int | None) -> str:
 
 
 class TerminalLines:
-    """Monitor commands typed at the terminal, prompting with ``K> ``."""
+    """Monitor commands typed at the terminal, prompting with ``K> ``; end of
+    input or Ctrl-C (a KeyboardInterrupt from interrupt.py's handler while
+    ``prompting``) ends them."""
+
+    def __init__(self) -> None:
+        self.prompting = False
 
     def __iter__(self):
         while True:
+            self.prompting = True
             try:
-                yield input("K> ")
-            except EOFError:
+                line = input("K> ")
+            except (EOFError, KeyboardInterrupt):
+                print()
                 return
+            finally:
+                self.prompting = False
+            yield line
 
 
 def mon_help(k: Kernel, idx: int, args: list[str]) -> str | None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import TYPE_CHECKING
 
-from .env import env_run
+from ..abi import FL_VM
+from .env import destroy_foreign, env_run
 
 if TYPE_CHECKING:
     from .cpu import Cpu
@@ -37,6 +38,9 @@ def sched_yield(k: Kernel, cpu: Cpu, in_hook: bool) -> None:
     cur = cpu.env
     if cur is not None:
         cpu.save_frame(cur)
+        if k.envs[cur].env_tf.tf_eflags & FL_VM:  # see destroy_foreign
+            destroy_foreign(k, cpu, cur, in_hook)
+            cpu.resched, cur = False, None
     nxt = sched_pick(k)
     if nxt is None:
         cpu.env = None

@@ -17,13 +17,16 @@ from __future__ import annotations
 import ctypes
 from typing import TYPE_CHECKING
 
-from ..abi import FEC_PR, FEC_U, FEC_WR, PGSIZE, PTE_COW, PTE_W, UTOP, UXSTACKTOP, Trap, UTrapframe
+from ..abi import (
+    FEC_PR, FEC_U, FEC_WR, PGSIZE, PTE_COW, PTE_U, PTE_W, UTOP, UXSTACKTOP, Trap, UTrapframe,
+)
 from . import monitor
-from .env import env_destroy
+from .env import destroy_foreign, env_destroy
+from .fpu import fpu_trap
 from .sched import sched_yield
 from .syscall import dispatch
 from .trapframe import format_trapframe, print_trapframe, record_trap
-from .vm import copyout, user_mem_assert
+from .vm import copyin, copyout, user_mem_assert, user_mem_check
 
 if TYPE_CHECKING:
     from .cpu import Cpu
@@ -31,7 +34,8 @@ if TYPE_CHECKING:
 
 UTF_SIZE = ctypes.sizeof(UTrapframe)
 _USER_INT_OK = (Trap.T_BRKPT, Trap.T_SYSCALL)  # T_SYSCALL never gets here: syscall_trap
-_TRAP_KIND = {Trap.T_PGFLT: "traps.page_fault", Trap.T_BRKPT: "traps.breakpoint"}
+_TRAP_KIND = {Trap.T_PGFLT: "traps.page_fault", Trap.T_BRKPT: "traps.breakpoint",
+              Trap.T_DEVICE: "traps.fpu"}
 
 
 # --- entries -----------------------------------------------------------------------
@@ -52,10 +56,16 @@ def trap(k: Kernel, cpu: Cpu, trapno: int, err: int, is_int: bool) -> None:
     try:
         if is_int and trapno not in _USER_INT_OK:
             trapno, err = Trap.T_GPFLT, (trapno << 3) | 2
+        elif trapno == Trap.T_ILLOP and _is_rdpmc(k, cpu):
+            trapno = Trap.T_GPFLT  # Unicorn gives #UD; CR4.PCE is 0 at CPL 3: #GP(0)
         k.events.bump(_TRAP_KIND.get(trapno, "traps.exception"))
         if k.events.watched:
             upcall_returns(k, cpu)
-        trap_dispatch(k, cpu, trapno, err)
+        if cpu.machine.foreign_mode():
+            cpu.save_frame(cpu.env)
+            destroy_foreign(k, cpu, cpu.env, True, trapno, err)
+        else:
+            trap_dispatch(k, cpu, trapno, err)
         trap_return(k, cpu, None)
     except Exception as exc:  # a Python exception in the kernel is a kernel bug
         k.panic(f"kernel bug in trap {trapno}: {type(exc).__name__}: {exc}", exc)
@@ -70,6 +80,17 @@ def timer_trap(k: Kernel, cpu: Cpu) -> None:
     trap_return(k, cpu, None, in_hook=False)
 
 
+_RDPMC = b"\x0f\x33"
+
+
+def _is_rdpmc(k: Kernel, cpu: Cpu) -> bool:
+    """The instruction at the env's eip is rdpmc (read only on an #UD)."""
+    pgdir, eip = k.envtab.pgdir(cpu.env), cpu.machine.eip()
+    if user_mem_check(k.pmap, pgdir, eip, len(_RDPMC), PTE_U) is not None:
+        return False
+    return copyin(k.pmap, pgdir, eip, len(_RDPMC)) == _RDPMC
+
+
 def trap_dispatch(k: Kernel, cpu: Cpu, trapno: int, err: int) -> None:
     """A fault or breakpoint of the env running on cpu."""
     idx = cpu.env
@@ -77,6 +98,8 @@ def trap_dispatch(k: Kernel, cpu: Cpu, trapno: int, err: int) -> None:
         page_fault_handler(k, cpu, idx, err)
     elif trapno == Trap.T_BRKPT:
         monitor.breakpoint(k, idx, err)
+    elif trapno == Trap.T_DEVICE:
+        fpu_trap(k, cpu)
     else:
         record_trap(k, idx, trapno, err)
         print_trapframe(k, idx)

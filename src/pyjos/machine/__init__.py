@@ -6,9 +6,9 @@ measured workarounds, the native timer.
 """
 
 from .machine import (
-    DEBUG_BREAK, DEBUG_REQUEST, DEBUG_STEP, FRAME_REGS, REGISTERS, TRAMPOLINE_CODE, UNICORN_VERSION, FrameLayout, FrameSlots, Machine,
+    DEBUG_BREAK, DEBUG_REQUEST, DEBUG_STEP, FRAME_REGS, INITIAL_EXTENDED, REGISTERS, TRAMPOLINE_CODE, UNICORN_VERSION, FrameLayout, FrameSlots, Machine,
     MachineError, PhysMem, UcError,
 )
 
-__all__ = ["DEBUG_BREAK", "DEBUG_REQUEST", "DEBUG_STEP", "FRAME_REGS", "REGISTERS", "TRAMPOLINE_CODE", "UNICORN_VERSION", "FrameLayout",
+__all__ = ["DEBUG_BREAK", "DEBUG_REQUEST", "DEBUG_STEP", "FRAME_REGS", "INITIAL_EXTENDED", "REGISTERS", "TRAMPOLINE_CODE", "UNICORN_VERSION", "FrameLayout",
            "FrameSlots", "Machine", "MachineError", "PhysMem", "UcError"]

@@ -28,14 +28,20 @@ import unicorn
 from unicorn import Uc, UcError, unicorn_const as ucc, x86_const as x86
 from unicorn.unicorn_py3.unicorn import uclib
 
-from ..abi import GD_KD, GD_KT, GD_UD, GD_UT, KERNBASE, PGSIZE
+from ..abi import FL_IF, FL_IOPL_MASK, FL_NT, FL_RF, FL_VM, GD_KD, GD_KT, GD_UD, GD_UT, KERNBASE, PGSIZE
 
 UNICORN_VERSION = unicorn.__version__
 PINNED_UNICORN = "2.1.4"
 
 CR0_PE = 0x00000001
+CR0_TS = 0x00000008
 CR0_WP = 0x00010000
 CR0_PG = 0x80000000
+# EFLAGS bits an env may never run with (a ring-3 iret on Unicorn can set them,
+# a real i386 at IOPL 0 cannot) and the one it always has.
+FL_USER_NEVER = FL_RF | FL_VM | FL_NT | FL_IOPL_MASK
+USER_CS, USER_DS = GD_UT | 3, GD_UD | 3
+_USER_DATA_SELECTORS = (USER_DS, 0, 1, 2, 3)  # null selectors: any RPL
 
 # Offsets measured from the END of the saved context blob (unicorn 2.0-2.1.x;
 # see ARCHITECTURE.md).  calibrate() checks them against probe faults.
@@ -57,6 +63,8 @@ _T_ILLOP = 6
 _MAX_RESTARTS = 4
 _T_SYSCALL = 48
 _U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_FS_GS = struct.Struct("<H2xH2x")  # the low halves of two 32-bit selector slots
 # `int $0x30`: the trampoline through which a resume from outside a hook loads
 # segment registers (see Machine.load_frame).
 TRAMPOLINE_CODE = b"\xcd\x30"
@@ -82,8 +90,9 @@ _PROBE_EXPECT = [
 
 
 def _seg_desc(dpl: int, code: bool) -> int:
-    """A flat 4 GiB 32-bit segment descriptor."""
-    access = 0x80 | (dpl << 5) | 0x10 | (0x0A if code else 0x02)
+    """A flat 4 GiB 32-bit segment descriptor, marked accessed (so loading it,
+    as reset_user_mode does, never writes the GDT)."""
+    access = 0x80 | (dpl << 5) | 0x10 | (0x0B if code else 0x03)
     return 0x0000FFFF | (access << 40) | (0xCF << 48)
 
 
@@ -184,8 +193,15 @@ REGISTERS = {
     "eip": x86.UC_X86_REG_EIP, "eflags": x86.UC_X86_REG_EFLAGS, "esp": x86.UC_X86_REG_ESP,
 }
 _DATA_SEGMENTS = ("es", "ds")
+_DATA_SEGMENT_REGS = (x86.UC_X86_REG_ES, x86.UC_X86_REG_DS, x86.UC_X86_REG_FS, x86.UC_X86_REG_GS)
 # A frame layout: (register name, byte offset of its slot) pairs.
 FrameLayout = tuple[tuple[str, int], ...]
+
+
+def _user_selectors(segs: tuple[int, ...]) -> tuple[int, ...]:
+    """Data selectors as ring 3 may hold them: the user data selector or null
+    (all it can load); anything else becomes the user data selector."""
+    return tuple(sel if sel in _USER_DATA_SELECTORS else USER_DS for sel in segs)
 
 
 class FrameSlots:
@@ -194,26 +210,37 @@ class FrameSlots:
     Unicorn's batch calls take one destination pointer per register; here
     they point straight into the frame (by host address), so saving or
     loading a context is one call and no Python work.  The layout says where
-    each register's slot is (the kernel derives it from its Trapframe).  es
-    and ds are only read by the batch: a segment load is valid inside a trap
-    hook only, so Machine.load_frame loads them itself.
+    each register's slot is (the kernel derives it from its Trapframe); fs
+    and gs, which the frame has no slot for, go to two 32-bit words at host
+    address `fs_gs` (the kernel keeps them per env).  Segment registers are
+    only read by the batch: a segment load is valid inside a trap hook only,
+    so Machine.load_frame loads them itself.
     """
 
-    def __init__(self, uch: int, mem: PhysMem, pa: int, layout: FrameLayout) -> None:
+    def __init__(self, uch: int, mem: PhysMem, pa: int, layout: FrameLayout,
+                 fs_gs: int) -> None:
         self._uch = uch
         self._keep = []
         host = mem.address + pa
-        self._save = self._arrays(layout, host)
+        self._save = self._arrays(layout, host, fs_gs)
         self._load = self._arrays(tuple(p for p in layout if p[0] not in _DATA_SEGMENTS), host)
         offsets = dict(layout)
         self._buf = mem.buf
         self._es_pa, self._ds_pa = pa + offsets["es"], pa + offsets["ds"]
+        self._eflags_pa = pa + offsets["eflags"]
+        self._fs_gs = (ctypes.c_char * 8).from_address(fs_gs)
 
-    def _arrays(self, layout: FrameLayout, base: int) -> tuple[int, int, int]:
-        ids = (ctypes.c_int * len(layout))(*(REGISTERS[r] for r, _ in layout))
-        ptrs = (ctypes.c_void_p * len(layout))(*(base + off for _, off in layout))
+    def _arrays(self, layout: FrameLayout, base: int,
+                fs_gs: int | None = None) -> tuple[int, int, int]:
+        regs = [REGISTERS[r] for r, _ in layout]
+        addrs = [base + off for _, off in layout]
+        if fs_gs is not None:
+            regs += [x86.UC_X86_REG_FS, x86.UC_X86_REG_GS]
+            addrs += [fs_gs, fs_gs + 4]
+        ids = (ctypes.c_int * len(regs))(*regs)
+        ptrs = (ctypes.c_void_p * len(regs))(*addrs)
         self._keep += [ids, ptrs]
-        return ctypes.addressof(ids), ctypes.addressof(ptrs), len(layout)
+        return ctypes.addressof(ids), ctypes.addressof(ptrs), len(regs)
 
     def save(self) -> None:
         """CPU registers -> the frame."""
@@ -222,14 +249,21 @@ class FrameSlots:
             raise MachineError("uc_reg_read_batch failed")
 
     def load(self) -> None:
-        """The frame -> CPU registers (not segments)."""
+        """The frame -> CPU registers (not segments), EFLAGS as ring 3 may
+        have it: VM, IOPL, NT and RF cleared and IF set, in the frame too."""
+        buf, at = self._buf, self._eflags_pa
+        eflags = _U32.unpack_from(buf, at)[0]
+        if eflags & (FL_USER_NEVER | FL_IF) != FL_IF:
+            _U32.pack_into(buf, at, (eflags & ~FL_USER_NEVER) | FL_IF)
         ids, ptrs, n = self._load
         if _uc_reg_write_batch(self._uch, ids, ptrs, n):
             raise MachineError("uc_reg_write_batch failed")
 
-    def data_segments(self) -> tuple[int, int]:
-        """es and ds as the frame holds them."""
-        return _U16.unpack_from(self._buf, self._es_pa)[0], _U16.unpack_from(self._buf, self._ds_pa)[0]
+    def data_segments(self) -> tuple[int, int, int, int]:
+        """es, ds, fs, gs as the frame holds them."""
+        buf = self._buf
+        return (_U16.unpack_from(buf, self._es_pa)[0], _U16.unpack_from(buf, self._ds_pa)[0],
+                *_FS_GS.unpack_from(self._fs_gs))
 
 
 class _Budget(ctypes.Structure):
@@ -276,6 +310,12 @@ _CTL_TLB_FLUSH = (ucc.UC_CTL_IO_WRITE << 30) | ucc.UC_CTL_TLB_FLUSH
 _INTR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 _INVALID_CB = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_void_p)
 _CODE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
+_IN_CB = ctypes.CFUNCTYPE(ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
+                          ctypes.c_void_p)
+_OUT_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint32,
+                           ctypes.c_void_p)
+_SYS_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+_T_GPFLT = 13
 # Why a debug hook stopped the CPU (Machine.take_debug_stop).
 DEBUG_BREAK = "break"  # before an instruction at a code breakpoint
 DEBUG_STEP = "step"  # before the instruction after the single-stepped one
@@ -324,10 +364,15 @@ class Machine:
         self.stopped = False
         self.restarts = 0  # silent triple-fault stops resumed by run_slice
         self.on_syscall: Callable[[], None] = self._unexpected_syscall
-        # es, ds as last loaded into or saved from the CPU (see load_frame)
-        self.data_segs = (GD_UD | 3, GD_UD | 3)
+        # es, ds, fs, gs as last loaded into or saved from the CPU (see load_frame)
+        self.data_segs: tuple[int, ...] | None = (GD_UD | 3,) * 4
         self._trampoline: int | None = None  # user va of TRAMPOLINE_CODE
-        self._deferred: FrameSlots | None = None  # frame whose segments wait for it
+        # What waits for the trampoline's trap: a frame whose segments must be
+        # loaded (load_frame), or the registers of an in/out whose #GP is due
+        # (_io_fault).  One attribute, so a system call checks one thing.
+        self._deferred: FrameSlots | list[int] | None = None
+        self._reset_pending = False  # reset_user_mode waits for the trampoline too
+        self._fpu_trap = False  # CR0.TS as last written
         # Debugging: hooks exist only while a debugger asks for them.
         self.stop_requested = False  # request_stop() was called (from any thread)
         self.debug_hit: tuple[str, int] | None = None  # (DEBUG_BREAK/STEP, eip) of a hook stop
@@ -336,7 +381,8 @@ class Machine:
         self._stepped = False  # the single-stepped instruction has started
         self._break_cb, self._step_cb = _CODE_CB(self._hook_break), _CODE_CB(self._hook_step)
         self._hooks = [self._raw_hook(ucc.UC_HOOK_INTR, _INTR_CB(self._hook_intr)),
-                       self._raw_hook(ucc.UC_HOOK_INSN_INVALID, _INVALID_CB(self._hook_invalid))]
+                       self._raw_hook(ucc.UC_HOOK_INSN_INVALID, _INVALID_CB(self._hook_invalid)),
+                       *self._privileged_insn_hooks()]
         self._write_boot_page()
 
     # --- boot -----------------------------------------------------------------
@@ -419,6 +465,8 @@ class Machine:
             self._quantum = quantum
         if self.timer_unit == "instructions":
             self.uc.emu_start(eip, 0, 0, self._quantum)
+            while self._io_fault_pending() and not self.stopped:
+                self.uc.emu_start(self._trampoline, 0, 0, self._quantum)  # see _io_fault
             return not (self.stopped or self.stop_requested)
         budget = self._budget
         if quantum is not None:
@@ -427,6 +475,11 @@ class Machine:
         stuck = 0
         while True:
             self.uc.emu_start(eip, 0, 0, 0)
+            if self._io_fault_pending() and not self.stopped:
+                eip = self._trampoline  # deliver the #GP of an in/out (_io_fault)
+                if budget.expired:  # the timer fires right after it
+                    budget.expired, budget.left = 0, 1
+                continue
             if budget.expired or self.stopped or self.stop_requested:
                 return bool(budget.expired)
             resume = self.eip()
@@ -478,7 +531,62 @@ class Machine:
             # unicorn#1883: forget this fault, or the next one is a double fault.
             self._ctx_field(CTX_OLD_EXCEPTION_FROM_END).value = -1
             _uc_context_restore(self._uch, self._ctx_ptr)
+        if self._io_fault_pending():  # an in/out before this fault faulted first
+            self._deliver_io_fault()
+            return
         self.on_trap(intno, err, is_int)
+
+    # --- instructions Unicorn runs where an i386 at CPL 3, IOPL 0 faults --------
+    # in/out and ins/outs (#GP: IOPL 0 and no I/O bitmap), sysenter (#GP:
+    # SYSENTER_CS_MSR is 0), syscall (#UD: no such instruction on an i386).
+    # Unicorn calls these hooks only for those instructions (they are helper
+    # calls in its translation anyway), so nothing else costs more.  Each
+    # hook raises the fault through on_trap with EIP at the instruction.
+    def _privileged_insn_hooks(self) -> list[tuple[int, object]]:
+        fault_in = _IN_CB(lambda _uc, _port, _size, _user: self._io_fault() or 0)
+        fault_out = _OUT_CB(lambda _uc, _port, _size, _value, _user: self._io_fault())
+        fault_sysenter = _SYS_CB(lambda _uc, _user: self._insn_fault(_T_GPFLT, 2))
+        fault_syscall = _SYS_CB(lambda _uc, _user: self._insn_fault(_T_ILLOP, 2))
+        return [self._raw_insn_hook(x86.UC_X86_INS_IN, fault_in),
+                self._raw_insn_hook(x86.UC_X86_INS_OUT, fault_out),
+                self._raw_insn_hook(x86.UC_X86_INS_SYSENTER, fault_sysenter),
+                self._raw_insn_hook(x86.UC_X86_INS_SYSCALL, fault_syscall)]
+
+    def _raw_insn_hook(self, insn: int, callback: ctypes._CFuncPtr) -> tuple[int, object]:
+        handle = ctypes.c_size_t()
+        status = uclib.uc_hook_add(self._handle, ctypes.byref(handle), ucc.UC_HOOK_INSN,
+                                   ctypes.cast(callback, ctypes.c_void_p), None,
+                                   ctypes.c_uint64(1), ctypes.c_uint64(0), ctypes.c_int(insn))
+        if status:
+            raise MachineError(f"uc_hook_add(UC_HOOK_INSN {insn}) failed: {UcError(status)}")
+        return handle.value, callback
+
+    def _io_fault(self) -> None:
+        """in/out: Unicorn goes on with the rest of the translated block after
+        this hook whatever the kernel does to the registers, so the #GP waits:
+        the registers are kept as at the instruction, the CPU stops at the end
+        of the block (where the env only runs its own code on its own
+        registers) and run_slice resumes it at the trampoline, whose trap
+        delivers the fault with the kept registers (_deliver_io_fault)."""
+        if self._deferred is None:  # (none is pending while user code runs)
+            self._deferred = self._frame.read()
+            uclib.uc_emu_stop(self._handle)
+
+    def _io_fault_pending(self) -> bool:
+        return isinstance(self._deferred, list)
+
+    def _deliver_io_fault(self) -> None:
+        frame, self._deferred = self._deferred, None
+        self._frame.write(frame)
+        self.on_trap(_T_GPFLT, 0, False)
+
+    def _insn_fault(self, trapno: int, skipped: int) -> None:
+        """The instruction at EIP faults: trapno to the kernel, error code 0.
+        `skipped`: the bytes Unicorn adds to EIP after this hook returns
+        (sysenter and syscall), taken back from whatever EIP the kernel left."""
+        self.on_trap(trapno, 0, False)
+        if skipped:
+            self.set_eip(self.eip() - skipped)
 
     def _hook_invalid(self, _uc: int, _user: int) -> bool:
         self.on_trap(_T_ILLOP, 0, False)
@@ -601,9 +709,10 @@ class Machine:
             )
 
     # --- registers -----------------------------------------------------------
-    def frame_slots(self, pa: int, layout: FrameLayout) -> FrameSlots:
-        """Register batches bound to the frame at physical address pa."""
-        return FrameSlots(self._uch, self.mem, pa, layout)
+    def frame_slots(self, pa: int, layout: FrameLayout, fs_gs: int) -> FrameSlots:
+        """Register batches bound to the frame at physical address pa, fs and gs
+        at host address fs_gs (two 32-bit words)."""
+        return FrameSlots(self._uch, self.mem, pa, layout, fs_gs)
 
     # --- contexts: a frame in memory <-> the CPU ------------------------------
     def set_trampoline(self, va: int) -> None:
@@ -611,7 +720,7 @@ class Machine:
         self._trampoline = va
 
     def save_frame(self, slots: FrameSlots) -> None:
-        """The CPU's registers -> the frame; remember its es/ds.
+        """The CPU's registers -> the frame; remember its data selectors.
 
         A frame loaded from outside a hook whose segment load is still
         deferred never ran: the frame is already right, nothing is saved.
@@ -623,10 +732,10 @@ class Machine:
         self.data_segs = slots.data_segments()
 
     def load_frame(self, slots: FrameSlots, in_hook: bool) -> None:
-        """The frame -> the CPU's registers, es and ds included.
+        """The frame -> the CPU's registers, es, ds, fs and gs included.
 
         Segment registers can be written only inside a trap hook (outside,
-        Unicorn crashes).  From outside a hook, when es/ds must change, the
+        Unicorn crashes).  From outside a hook, when a data selector must change, the
         CPU is pointed at the trampoline: its `int $0x30` traps into this
         machine, which loads the segments and the frame there and resumes
         the frame without the kernel seeing that trap.
@@ -636,8 +745,8 @@ class Machine:
         if segs == self.data_segs:
             return
         if in_hook:
-            self.set_data_segments(*segs)
-            self.data_segs = segs
+            segs = _user_selectors(segs)
+            self.set_data_segments(segs)
             return
         if self._trampoline is None:
             raise MachineError("a segment load outside a hook needs set_trampoline()")
@@ -645,23 +754,26 @@ class Machine:
         self.set_eip(self._trampoline)
 
     def _finish_deferred_load(self) -> bool:
-        """In the trampoline's trap: load the deferred frame.  False if this
-        `int $0x30` is not the trampoline's (then it is a system call)."""
+        """In the trampoline's trap: load the deferred frame (or deliver an
+        in/out's #GP).  False if this `int $0x30` is not the trampoline's
+        (then it is a system call)."""
         if self.eip() != self._trampoline + len(TRAMPOLINE_CODE):
             return False
+        if self._io_fault_pending():
+            self._deliver_io_fault()
+            return True
         slots, self._deferred = self._deferred, None
-        segs = slots.data_segments()
-        self.set_data_segments(*segs)
-        self.data_segs = segs
+        if self._reset_pending:
+            self.reset_user_mode(True)
+        self.set_data_segments(_user_selectors(slots.data_segments()))
         slots.load()
         return True
 
     def context_lost(self) -> None:
-        """The running context is gone unsaved (its env died): take es/ds as
+        """The running context is gone unsaved (its env died): take its data selectors as
         the CPU now has them, since that env may have changed them."""
         self._deferred = None
-        self.data_segs = (self.reg_read(x86.UC_X86_REG_ES) & 0xFFFF,
-                          self.reg_read(x86.UC_X86_REG_DS) & 0xFFFF)
+        self.data_segs = tuple(self.reg_read(reg) & 0xFFFF for reg in _DATA_SEGMENT_REGS)
 
     def read_frame(self) -> list[int]:
         """edi esi ebp ebx edx ecx eax eip eflags esp."""
@@ -709,10 +821,38 @@ class Machine:
         return tuple(self.reg_read(r) & 0xFFFF for r in (
             x86.UC_X86_REG_ES, x86.UC_X86_REG_DS, x86.UC_X86_REG_CS, x86.UC_X86_REG_SS))
 
-    def set_data_segments(self, es: int, ds: int) -> None:
-        """Load es and ds.  Only valid inside a trap hook (else Unicorn crashes)."""
-        self.reg_write(x86.UC_X86_REG_ES, es)
-        self.reg_write(x86.UC_X86_REG_DS, ds)
+    def foreign_mode(self) -> bool:
+        """True if the CPU is not in plain ring 3 as an env may run: in
+        virtual-8086 mode, or with a cs/ss other than the user selectors."""
+        return bool(self.reg_read(x86.UC_X86_REG_EFLAGS) & FL_VM) or (
+            self.reg_read(x86.UC_X86_REG_CS) & 0xFFFF != USER_CS
+            or self.reg_read(x86.UC_X86_REG_SS) & 0xFFFF != USER_DS)
+
+    def reset_user_mode(self, in_hook: bool) -> None:
+        """Leave whatever mode the CPU is in for plain ring 3: EFLAGS without
+        VM/IOPL/NT/RF, cs, ss, ds, es, fs, gs the user selectors.  Segment
+        loads need a trap hook: from outside one, the next load_frame goes
+        through the trampoline, whose trap does it (then the frame)."""
+        if not in_hook:
+            self._reset_pending = True
+            self.data_segs = None  # forces the deferred load
+            return
+        self._reset_pending = False
+        flags = self.reg_read(x86.UC_X86_REG_EFLAGS)
+        self.reg_write(x86.UC_X86_REG_EFLAGS, (flags & ~FL_USER_NEVER) | FL_IF)
+        self.reg_write(x86.UC_X86_REG_CS, USER_CS)
+        self.reg_write(x86.UC_X86_REG_SS, USER_DS)
+        self.data_segs = None  # whatever the CPU holds: load all four
+        self.set_data_segments((USER_DS,) * 4)
+
+    def set_data_segments(self, segs: tuple[int, ...]) -> None:
+        """Load es, ds, fs, gs (those that differ from data_segs).  Only valid
+        inside a trap hook (else Unicorn crashes)."""
+        now = self.data_segs or (None,) * 4
+        for reg, sel, was in zip(_DATA_SEGMENT_REGS, segs, now):
+            if sel != was:
+                self.reg_write(reg, sel)
+        self.data_segs = segs
 
     # --- state outside the trap frame (x87/MMX, SSE, fs/gs) --------------------
     def save_extended(self) -> tuple[int, ...]:
@@ -732,6 +872,14 @@ class Machine:
         for reg, value in zip(EXTENDED_REGS, state):
             buf.raw = value.to_bytes(16, "little")
             _uc_reg_write(self._uch, reg, ctypes.addressof(buf))
+
+    def set_fpu_trap(self, on: bool) -> None:
+        """CR0.TS: with on, the next x87, MMX or SSE instruction raises #NM (7).
+        Writes CR0 only when the bit changes."""
+        if on != self._fpu_trap:
+            cr0 = self.reg_read(x86.UC_X86_REG_CR0)
+            self.reg_write(x86.UC_X86_REG_CR0, cr0 | CR0_TS if on else cr0 & ~CR0_TS)
+            self._fpu_trap = on
 
     def fs_gs(self) -> tuple[int, int]:
         """fs and gs selectors (no Trapframe holds them)."""

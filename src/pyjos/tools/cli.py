@@ -21,6 +21,7 @@ from .costmodel import MODEL_NAMES
 from ..guest.elf import ElfError
 from .josfigures import JosFiguresError
 from ..kernel.load import LoadError
+from ..kernel.monitor import ON_BREAKPOINT
 from ..machine import UNICORN_VERSION, MachineError
 
 EXIT_OK = 0
@@ -59,6 +60,10 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--console", choices=list(CONSOLES), default="lab4",
                      help="which JOS kernel's console lines: "
                           + "; ".join(f"{name}: {what}" for name, what in CONSOLES.items()))
+    run.add_argument("--on-breakpoint", choices=list(ON_BREAKPOINT), default="stop",
+                     help="what a user int3 does: stop (the kernel monitor; without a "
+                          "terminal the run stops there), destroy the env, or continue it "
+                          "(default: stop)")
     run.add_argument("--cow-faults", choices=["user", "kernel"], default="user",
                      help="who resolves a write to a PTE_COW page: the env's page-fault "
                           "upcall (user, the exokernel way and the default) or the kernel "
@@ -226,7 +231,7 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
         print(f"pyjos: {exc}", file=sys.stderr)
         return EXIT_ERROR
     system = boot(mem_mib=ns.mem, quantum=ns.quantum, max_insns=ns.max_insns, fork=ns.fork,
-                  cow_faults=ns.cow_faults, console=ns.console,
+                  cow_faults=ns.cow_faults, console=ns.console, on_breakpoint=ns.on_breakpoint,
                   monitor_input=TerminalLines() if sys.stdin.isatty() else None,
                   echo=to_stdout, keep_console=False)
     kernel = system.kernel

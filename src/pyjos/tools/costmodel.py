@@ -35,7 +35,8 @@ EVENTS = ("trap", "syscall", "pte_write", "page_alloc", "page_copy", "tlb_flush"
 
 # counter name(s) -> event; a counter absent from a run counts 0.
 EVENT_COUNTERS: dict[str, tuple[str, ...]] = {
-    "trap": ("traps.syscall", "traps.page_fault", "traps.breakpoint", "traps.exception"),
+    "trap": ("traps.syscall", "traps.page_fault", "traps.breakpoint", "traps.exception",
+             "traps.fpu"),
     "syscall": ("syscalls.",),  # a prefix: every system call by name
     "pte_write": ("pte_writes",),
     "page_alloc": ("pages_allocated",),
