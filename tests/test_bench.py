@@ -140,7 +140,10 @@ def test_bench_fork_json_csv_plot(tmp_path):
     for line in data["answers"]:
         assert re.fullmatch(r"N=\d+: \w+ (fork )?is \d+\.\dx (faster|slower) than cow fork "
                             r"\(model i386\), \d+\.\dx (faster|slower) \(model p4\), "
-                            r"\d+\.\dx (faster|slower) \(measured\)", line), line
+                            # a cycle time is a difference of two runs: on a loaded
+                            # machine noise can make it <= 0, said as such (bench._speed)
+                            r"(\d+\.\dx (faster|slower)|not measurably faster or slower) "
+                            r"\(measured\)", line), line
     with csv_path.open() as f:
         table = list(csv.DictReader(f))
     assert len(table) == 6 and "model_cycles_i386" in table[0]
