@@ -189,11 +189,11 @@ class System:
 
 def boot(mem_mib: int = DEFAULT_MEM_MIB, quantum: int = DEFAULT_QUANTUM, max_insns: int = 0,
          fork: str | None = None, cow_faults: str = "user",
-         monitor_input: Iterable[str] | None = None,
+         monitor_input: Iterable[str] | None = None, cpus: int = 1, seed: int | None = None,
          echo: Callable[[str], None] | None = None, keep_console: bool = True) -> System:
     """A booted machine with the settings of ``pyjos run`` (memory in MiB,
     time slice, instruction limit, fork strategy, who resolves copy-on-write
-    faults, monitor command lines).  The console is kept (System.console;
+    faults, monitor command lines, CPUs, interleaving seed).  The console is kept (System.console;
     keep_console=False keeps nothing) and also passed to echo(text) if given.
     ValueError for a bad setting."""
     if not 4 <= mem_mib <= 3072:
@@ -203,7 +203,8 @@ def boot(mem_mib: int = DEFAULT_MEM_MIB, quantum: int = DEFAULT_QUANTUM, max_ins
     if cow_faults not in ("user", "kernel"):
         raise ValueError(f"cow_faults must be 'user' or 'kernel', not {cow_faults!r}")
     config = KernelConfig(mem=mem_mib * MIB, quantum=quantum, max_insns=max_insns, fork=fork,
-                          cow_faults=cow_faults, monitor_input=monitor_input)
+                          cow_faults=cow_faults, monitor_input=monitor_input, cpus=cpus,
+                          seed=seed)
     return System(config, echo, keep_console)
 
 

@@ -13,7 +13,7 @@ per CPU (``frames``); the layout comes from ``abi.Trapframe``.
 
 from __future__ import annotations
 
-from ..abi import Trapframe, offset_of
+from ..abi import KSTACKTOP, KSTKGAP, KSTKSIZE, Trapframe, offset_of
 from ..machine import FrameLayout, Machine
 from .events import Events
 
@@ -26,12 +26,18 @@ TRAPFRAME_LAYOUT: FrameLayout = tuple(
         ("eflags", "tf_eflags"), ("esp", "tf_esp")))
 
 
+# What `--stats` counts for each CPU.
+CPU_COUNTERS = ("subslices", "timer_interrupts", "kernel_entries", "kernel_lock_contended",
+                "idle_subslices", "guest_blocks")
+
+
 class Cpu:
     """One CPU: its machine and the kernel's per-CPU state."""
 
     def __init__(self, num: int, machine: Machine, events: Events, pgdir: int,
                  trapframes: list[int]) -> None:
         self.num = num
+        self.kstacktop = KSTACKTOP - num * (KSTKSIZE + KSTKGAP)  # JOS's percpu_kstacks[num]
         self.machine = machine
         self.events = events
         self.env: int | None = None  # index of the env running here
@@ -39,6 +45,10 @@ class Cpu:
         self.tlb_stale = False  # a live translation changed: flush before user code runs
         self.resched = False  # the trap tail must pick another env
         self.blocks_mark = machine.blocks_executed() or 0
+        self.quantum_left = 0  # timer units of its time slice still to run (kernel.py)
+        # Per-CPU counts (--stats), kept by the run loop (kernel_entries only
+        # with several CPUs: see trap.counting).
+        self.counts = dict.fromkeys(CPU_COUNTERS, 0)
         self.frames = [machine.frame_slots(pa, TRAPFRAME_LAYOUT) for pa in trapframes]
         machine.set_cr3(pgdir)
 
@@ -70,4 +80,5 @@ class Cpu:
         now = self.machine.blocks_executed()
         if now is not None:
             self.events.bump("guest_blocks", now - self.blocks_mark)
+            self.counts["guest_blocks"] += now - self.blocks_mark
             self.blocks_mark = now

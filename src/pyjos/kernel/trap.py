@@ -15,6 +15,7 @@ fault with error code ``n*8 + 2`` (the IDT gate's DPL is 0).
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..abi import FEC_PR, FEC_U, FEC_WR, PGSIZE, PTE_COW, PTE_W, UTOP, UXSTACKTOP, Trap, UTrapframe
@@ -68,6 +69,18 @@ def timer_trap(k: Kernel, cpu: Cpu) -> None:
         upcall_returns(k, cpu)
     cpu.resched = True
     trap_return(k, cpu, None, in_hook=False)
+
+
+def counting(cpu: Cpu, entry: Callable[..., None]) -> Callable[..., None]:
+    """entry (one of cpu's trap entries) that also counts cpu's kernel entries,
+    for the big kernel lock's contention (the run loop; several CPUs only, so
+    that one CPU's system-call path stays as it is)."""
+    counts = cpu.counts
+
+    def counted(*args: object) -> None:
+        counts["kernel_entries"] += 1
+        entry(*args)
+    return counted
 
 
 def trap_dispatch(k: Kernel, cpu: Cpu, trapno: int, err: int) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import __version__
-from ..abi import FORK_KINDS, FORK_STRATEGIES
+from ..abi import FORK_KINDS, FORK_STRATEGIES, NCPU
 from ..guest.build import BuildError, list_programs
 from ..kernel import DEFAULT_MEM_MIB, DEFAULT_QUANTUM
 from . import grade, observe, skeleton
@@ -52,6 +52,13 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-insns", type=bounded(0, MAX_INSNS), default=0, metavar="N",
                      help="stop with exit status 4 once at least N guest instructions ran "
                           "(checked at each timer interrupt; 0 = no limit, at most 10^15)")
+    run.add_argument("--cpus", type=bounded(1, NCPU), default=1, metavar="N",
+                     help=f"emulated CPUs, 1 to {NCPU} (default 1), stepped in a fixed "
+                          "round-robin of sub-slices: a run is exactly reproducible")
+    run.add_argument("--seed", type=bounded(0, 2**63 - 1), default=None, metavar="S",
+                     help="with --cpus above 1: draw every sub-slice length from "
+                          "random.Random(S), another legal interleaving per seed, the same "
+                          "one for the same seed (default: fixed sub-slices)")
     run.add_argument("--fork", choices=list(FORK_STRATEGIES), default=None,
                      help="what the library's fork() does in this run: "
                           + "; ".join(f"{name}: {what}" for name, what in FORK_STRATEGIES.items()))
@@ -209,6 +216,7 @@ def check_programs(programs: list[str]) -> None:
 
 def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
     from ..api import boot, to_stdout
+    from ..kernel.kernel import timer_unit
     from ..kernel.monitor import TerminalLines
 
     check_output(ns.stats_json, "--stats-json")
@@ -220,16 +228,17 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
     except observe.ObserveError as exc:
         print(f"pyjos: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    if not ns.quiet:  # before boot, which prints JOS's boot lines
+        print(f"# pyjos {__version__} unicorn {UNICORN_VERSION}: mem {ns.mem} MiB, "
+              f"quantum {ns.quantum} {timer_unit()}, max-insns {ns.max_insns or 'none'}, "
+              f"fork {ns.fork or 'cow'}, cow-faults {ns.cow_faults}, cpus {ns.cpus}, "
+              f"seed {'none' if ns.seed is None else ns.seed}, "
+              f"programs {' '.join(ns.programs)}, args {prog_args}", flush=True)
     system = boot(mem_mib=ns.mem, quantum=ns.quantum, max_insns=ns.max_insns, fork=ns.fork,
                   cow_faults=ns.cow_faults,
                   monitor_input=TerminalLines() if sys.stdin.isatty() else None,
-                  echo=to_stdout, keep_console=False)
+                  cpus=ns.cpus, seed=ns.seed, echo=to_stdout, keep_console=False)
     kernel = system.kernel
-    if not ns.quiet:
-        print(f"# pyjos {__version__} unicorn {UNICORN_VERSION}: mem {ns.mem} MiB, "
-              f"quantum {ns.quantum} {kernel.machine.timer_unit}, max-insns {ns.max_insns or 'none'}, "
-              f"fork {ns.fork or 'cow'}, cow-faults {ns.cow_faults}, "
-              f"programs {' '.join(ns.programs)}, args {prog_args}", flush=True)
     try:
         with observe.watching(system, ns, f"pyjos run {' '.join(ns.programs)} "
                                           f"(fork {ns.fork or 'cow'})"):
@@ -248,9 +257,9 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
         _silence_stdout()
         return EXIT_OK
     if ns.stats:
-        print(format_stats(kernel.stats.total))
+        print(format_stats(kernel.stats.total, kernel.cpu_counts()))
     if ns.stats_json:
-        text = json.dumps(kernel.stats.as_dict(), indent=2) + "\n"
+        text = json.dumps(kernel.stats_dict(), indent=2) + "\n"
         write_output(ns.stats_json, "--stats-json", lambda path: path.write_text(text))
     if result.reason == "panic":
         print(f"pyjos: kernel panic: {result.message}", file=sys.stderr)
@@ -288,10 +297,14 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def format_stats(total: dict[str, int]) -> str:
-    """The counters as an aligned two-column table."""
-    width = max((len(k) for k in total), default=10)
-    return "\n".join(["--- stats ---"] + [f"{k:<{width}}  {v:>12,d}" for k, v in sorted(total.items())])
+def format_stats(total: dict[str, int], per_cpu: dict[str, dict[str, int]] | None = None) -> str:
+    """The counters as an aligned two-column table; with several CPUs, then
+    one table of each CPU's own counts."""
+    tables = [("--- stats ---", total)] + [(f"--- stats of CPU {num} ---", counts)
+                                          for num, counts in (per_cpu or {}).items()]
+    width = max((len(k) for _, counts in tables for k in counts), default=10)
+    return "\n".join(line for title, counts in tables for line in
+                     [title] + [f"{k:<{width}}  {v:>12,d}" for k, v in sorted(counts.items())])
 
 
 def cmd_list() -> int:
