@@ -435,11 +435,20 @@ class Kernel:
             self.events.bump("kernel_lock_contended", n)
 
     def _debug_stop(self, cpu: Cpu) -> bool:
-        """Hand a stopped cpu to the debugger, if one is attached (before the
-        first user instruction, and when a debug hook or a stop request stopped
-        it); it returns when the CPU may go on.  False if the run must end."""
+        """Hand a stopped cpu (Kernel.cpu) to the debugger, if one is attached
+        (before the first user instruction, and when a debug hook or a stop
+        request stopped it); it returns when the CPU may go on.  Every CPU is
+        stopped then: the envs running on the others have their registers in
+        their env_tf meanwhile (the debugger may read and change them).  False
+        if the run must end."""
         if self.debugger is not None:
+            others = [other for other in self.cpus if other is not cpu and other.env is not None]
+            for other in others:
+                other.save_frame(other.env)
             self.debugger(cpu)
+            for other in others:
+                if other.env is not None:
+                    other.load_frame(other.env, in_hook=False)
         return self.stop_reason is None
 
     @contextlib.contextmanager
