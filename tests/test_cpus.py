@@ -68,7 +68,8 @@ def test_pingpong_primes_sendpage_forktree(run_program, grade, cpus: int) -> Non
           + exits("00001000", "00001001"), forbidden=NO_PANIC)
     text, _k, _r = run_program("forktree", cpus=cpus, **LIMIT)
     grade(text, required=[rf"....: I am '{node}'" for node in FORKTREE_NODES], forbidden=NO_PANIC)
-    text, _k, result = run_program("primes", cpus=cpus, max_insns=30_000_000)
+    text, _k, result = run_program("primes", ["100"], cpus=cpus, **LIMIT)
+    assert result.reason == "idle"
     grade(text, required=[r"CPU .: 2 .*", r"CPU .: 97 .*"], forbidden=NO_PANIC)
     assert {line.split(":")[0] for line in text.splitlines() if line.startswith("CPU ")} == {
         f"CPU {c}" for c in range(cpus)}
@@ -112,9 +113,9 @@ def test_without_the_shootdown_the_child_reads_the_old_frame(monkeypatch) -> Non
                 cpu.tlb_stale = True
     monkeypatch.setattr(Pmap, "mark_stale", this_cpu_only)
     out: list[str] = []
-    k = Kernel(KernelConfig(cpus=2, max_insns=5_000_000), out=out.append)
+    k = Kernel(KernelConfig(cpus=2, **LIMIT), out=out.append)
     k.create_env(SHOOTDOWN)
-    k.run()
+    assert k.run().reason == "idle"
     assert "shootdown: the child read 99: the old frame\n" in "".join(out)
 
 

@@ -31,6 +31,7 @@ child_reads(void)
 	while (1) {
 		if (*P != 42) {
 			cprintf("shootdown: the child read %d: the old frame\n", *P);
+			S->faulted = 1;	/* it did not, but the parent may end */
 			exit();
 		}
 		if (!S->reading) {
