@@ -44,6 +44,7 @@ class Cpu:
         self.pgdir = pgdir  # physical address of the loaded page directory
         self.tlb_stale = False  # a live translation changed: flush before user code runs
         self.resched = False  # the trap tail must pick another env
+        self.paused = False  # it ended its sub-slice early, its env waiting for another CPU's
         self.blocks_mark = machine.blocks_executed() or 0
         self.quantum_left = 0  # timer units of its time slice still to run (kernel.py)
         # Per-CPU counts (--stats), kept by the run loop (kernel_entries only
@@ -51,6 +52,12 @@ class Cpu:
         self.counts = dict.fromkeys(CPU_COUNTERS, 0)
         self.frames = [machine.frame_slots(pa, TRAPFRAME_LAYOUT) for pa in trapframes]
         machine.set_cr3(pgdir)
+
+    def pause(self) -> None:
+        """End this CPU's sub-slice when the current trap returns, so that the
+        other CPUs run (the run loop goes on to the next CPU)."""
+        self.paused = True
+        self.machine.stop()
 
     def switch_pgdir(self, pgdir: int) -> None:
         """Load pgdir into CR3 (which also flushes the TLB)."""

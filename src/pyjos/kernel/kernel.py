@@ -380,13 +380,14 @@ class Kernel:
             slice_units = None  # the rest of this sub-slice
         cpu.counts["subslices"] += 1
         if not expired:
-            if cpu.env is None:
-                return True  # it halted: nothing to run here for now
-            self.panic("the CPU stopped with no reason (no timer, no kernel stop)")
-            return False
+            if cpu.env is not None and not cpu.paused:
+                self.panic("the CPU stopped with no reason (no timer, no kernel stop)")
+                return False
+            cpu.paused = False  # it halted, or it waits for another CPU (Cpu.pause)
+            units -= machine.slice_left()
         self._units += units
         cpu.quantum_left -= units
-        if cpu.quantum_left > 0:
+        if cpu.quantum_left > 0 or cpu.env is None:
             return True
         return self._timer_interrupt(cpu)
 

@@ -113,6 +113,10 @@ def make_parser() -> argparse.ArgumentParser:
                        help="who resolves copy-on-write faults (fork; default user)")
     bench.add_argument("--seed", type=bounded(0, 2**32 - 1), default=None,
                        help="seed of the order in which the fork cases are measured (default 0)")
+    bench.add_argument("--cpus", type=names_of_cpus(), default=None, metavar="N[,N...]",
+                       help=f"CPU counts to run each program with, 1 to {NCPU} (programs; "
+                            "default 1): the runs of one repeat are back to back, and each "
+                            "count's time is also given as a ratio to the first's")
     bench.add_argument("--jos-figures", type=Path, metavar="FILE",
                        help="your own measured JOS figures (JSON) to show beside the suite's; "
                             "format and how to measure: docs/how-much-faster.md")
@@ -315,12 +319,23 @@ def cmd_list() -> int:
     return EXIT_OK
 
 
+def names_of_cpus() -> Callable[[str], list[int]]:
+    """An argparse type: a comma-separated list of CPU counts, 1 to NCPU each."""
+    one = bounded(1, NCPU)
+
+    def parse(text: str) -> list[int]:
+        return [one(part) for part in text.split(",")]
+    return parse
+
+
 def check_bench_options(ns: argparse.Namespace) -> None:
     """Refuse options the chosen benchmark would ignore; check outputs first."""
     given = [name for name in _FORK_ONLY if getattr(ns, name) is not None]
     if ns.what != "fork" and given:
         raise UsageError(f"--{given[0].replace('_', '-')} applies to `bench fork` only, "
                          f"not to {'the suite' if ns.what is None else 'bench ' + ns.what}")
+    if ns.cpus is not None and ns.what != "programs":
+        raise UsageError("--cpus applies to `bench programs` only")
     if ns.iterations is not None and ns.what not in _COUNTED:
         raise UsageError(f"--iterations applies to bench {', '.join(_COUNTED)} only")
     check_output(ns.csv, "--csv")
@@ -347,7 +362,7 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     elif ns.what == "ipc":
         result = bench.bench_ipc(ns.iterations or 20_000, ns.repeat, models)
     else:
-        result = bench.bench_programs(ns.repeat, models)
+        result = bench.bench_programs(ns.repeat, models, ns.cpus or [1])
     if ns.json:
         print(json.dumps(result, indent=2))
     else:
