@@ -191,3 +191,18 @@ def test_bad_cpus_and_seed_are_one_line(capsys, argv, message) -> None:
     with pytest.raises(SystemExit):
         main(argv)
     assert message in capsys.readouterr().err
+
+
+def test_bench_programs_with_cpus_gives_each_count_and_ratios(monkeypatch) -> None:
+    from pyjos.tools import bench
+    monkeypatch.setattr(bench, "PROGRAM_RUNS", {"hello": (["hello"], [])})
+    result = bench.bench_programs(2, [], [1, 2])
+    assert result["cpus"] == [1, 2]
+    row = result["hello"]
+    assert sorted(row["ms"]) == ["1", "2"] and row["ratio"]["1"] == 1.0 and row["ratio"]["2"] > 0
+    assert sorted(bench.bench_programs(1, [], [1])["hello"]) == ["model_ms", "ms"]
+
+
+def test_bench_cpus_only_for_programs(capsys) -> None:
+    assert main(["bench", "syscall", "--cpus", "2"]) == 1
+    assert "pyjos: --cpus applies to `bench programs` only" in capsys.readouterr().err
