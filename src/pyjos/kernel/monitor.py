@@ -97,9 +97,9 @@ def mon_tf(k: Kernel, idx: int, args: list[str]) -> str | None:
 
 
 def mon_envs(k: Kernel, idx: int, args: list[str]) -> str | None:
-    """List live envs: id, parent, status, runs, program, and the CPU of a
-    running one."""
-    on_cpu = {cpu.env: cpu.num for cpu in k.cpus if cpu.env is not None}
+    """List live envs: id, parent, status, runs, program, and (with several
+    CPUs) the CPU of a running one."""
+    on_cpu = {cpu.env: cpu.num for cpu in k.cpus if cpu.env is not None and len(k.cpus) > 1}
     for i in k.envtab.live():
         e = k.envs[i]
         prog = k.envtab.programs.get(i)
