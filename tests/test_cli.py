@@ -18,6 +18,8 @@ from pyjos.guest.elf import ElfError
 from pyjos.kernel import Kernel, KernelConfig
 
 HELLO_LINES = [
+    "SMP: CPU 0 found 1 CPU(s)",  # JOS lab 4's boot lines
+    "enabled interrupts: 1 2",
     "[00000000] new env 00001000",
     "hello, world",
     "i am environment 00001000",

@@ -20,9 +20,12 @@ MIB = 1 << 20
 
 @pytest.fixture
 def k() -> Kernel:
-    """A freshly booted 8 MiB machine whose console output is kept in k.out."""
+    """A freshly booted 8 MiB machine whose console output after its boot
+    lines (test_cpus.py checks those) is kept in k.out."""
     out: list[str] = []
     kernel = Kernel(KernelConfig(mem=8 * MIB), out=out.append)
+    assert out == ["SMP: CPU 0 found 1 CPU(s)\n", "enabled interrupts: 1 2\n"]
+    out.clear()
     kernel.out = out  # type: ignore[attr-defined]
     return kernel
 

@@ -45,7 +45,7 @@ def test_user_page_faults(run_program, grade, program, va, err):
     grade(text, required=[
         NEW_ENV,
         rf"\[00001000\] user fault va {va} ip 008.....",
-        r"TRAP frame at 0xf.......",
+        r"TRAP frame at 0xf....... from CPU 0",
         r"  trap 0x0000000e Page Fault",
         rf"  cr2  0x{va}",
         rf"  err  {err}",
@@ -62,7 +62,7 @@ def test_faultread_trapframe_format(run_program, in_order):
     text, _k, _result = run_program("faultread")
     frame = [
         r"\[00001000\] user fault va 00000000 ip 008.....",
-        r"TRAP frame at 0xf.......",
+        r"TRAP frame at 0xf....... from CPU 0",
         r"  edi  0x[0-9a-f]{8}",
         r"  esi  0x[0-9a-f]{8}",
         r"  ebp  0xeebf[0-9a-f]{4}",
@@ -118,7 +118,7 @@ def test_divzero(run_program, grade):
     text, _k, result = run_program("divzero")
     assert result.reason == "idle"
     grade(text, required=[
-        r"TRAP frame at 0xf.......",
+        r"TRAP frame at 0xf....... from CPU 0",
         r"  trap 0x00000000 Divide error",
         r"  eip  0x008.....",
         r"  ss   0x----0023",
@@ -165,7 +165,7 @@ def test_breakpoint_stops_in_monitor(run_program, grade):
     assert result.reason == "monitor", text
     grade(text, required=[
         r"Welcome to the JOS kernel monitor!",
-        r"TRAP frame at 0xf.......",
+        r"TRAP frame at 0xf....... from CPU 0",
         r"  trap 0x00000003 Breakpoint",
         r"  eip  0x008.....",
         r"  cs   0x----001b",

@@ -68,6 +68,9 @@ def ROUNDUP(a: int, n: int) -> int:
 # --- The address space (see the map in guest/inc/memlayout.h) ----------------
 KERNBASE = 0xF0000000
 KSTACKTOP = KERNBASE
+KSTKSIZE = 8 * PGSIZE  # each CPU's kernel stack
+KSTKGAP = 8 * PGSIZE  # and the unmapped guard below it
+NCPU = 8  # the most CPUs a machine has (pyjos run --cpus)
 MMIOLIM = KSTACKTOP - PTSIZE
 ULIM = MMIOLIM - PTSIZE
 MMIOBASE = ULIM

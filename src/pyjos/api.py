@@ -190,14 +190,14 @@ class System:
 def boot(mem_mib: int = DEFAULT_MEM_MIB, quantum: int = DEFAULT_QUANTUM, max_insns: int = 0,
          fork: str | None = None, cow_faults: str = "user",
          monitor_input: Iterable[str] | None = None, console: str = "lab4",
-         on_breakpoint: str = "stop",
+         on_breakpoint: str = "stop", cpus: int = 1, seed: int | None = None,
          echo: Callable[[str], None] | None = None, keep_console: bool = True) -> System:
     """A booted machine with the settings of ``pyjos run`` (memory in MiB,
     time slice, instruction limit, fork strategy, who resolves copy-on-write
     faults, monitor command lines, which JOS kernel's console lines, what a
-    user int3 does).  The console is kept (System.console; keep_console=False
-    keeps nothing) and also passed to echo(text) if given.  ValueError for a
-    bad setting."""
+    user int3 does, CPUs, interleaving seed).  The console is kept
+    (System.console; keep_console=False keeps nothing) and also passed to
+    echo(text) if given.  ValueError for a bad setting."""
     if not 4 <= mem_mib <= 1024:
         raise ValueError("memory must be 4 to 1024 MiB")
     if quantum <= 0 or max_insns < 0:
@@ -206,7 +206,7 @@ def boot(mem_mib: int = DEFAULT_MEM_MIB, quantum: int = DEFAULT_QUANTUM, max_ins
         raise ValueError(f"cow_faults must be 'user' or 'kernel', not {cow_faults!r}")
     config = KernelConfig(mem=mem_mib * MIB, quantum=quantum, max_insns=max_insns, fork=fork,
                           cow_faults=cow_faults, monitor_input=monitor_input, console=console,
-                          on_breakpoint=on_breakpoint)
+                          on_breakpoint=on_breakpoint, cpus=cpus, seed=seed)
     return System(config, echo, keep_console)
 
 

@@ -15,7 +15,7 @@ which a Trapframe has no slot for, go to the env's words in
 
 from __future__ import annotations
 
-from ..abi import Trapframe, offset_of
+from ..abi import KSTACKTOP, KSTKGAP, KSTKSIZE, Trapframe, offset_of
 from ..machine import FrameLayout, Machine
 from .events import Events
 
@@ -28,12 +28,18 @@ TRAPFRAME_LAYOUT: FrameLayout = tuple(
         ("eflags", "tf_eflags"), ("esp", "tf_esp")))
 
 
+# What `--stats` counts for each CPU.
+CPU_COUNTERS = ("subslices", "timer_interrupts", "kernel_entries", "kernel_lock_contended",
+                "idle_subslices", "guest_blocks")
+
+
 class Cpu:
     """One CPU: its machine and the kernel's per-CPU state."""
 
     def __init__(self, num: int, machine: Machine, events: Events, pgdir: int,
                  trapframes: list[tuple[int, int]]) -> None:
         self.num = num
+        self.kstacktop = KSTACKTOP - num * (KSTKSIZE + KSTKGAP)  # JOS's percpu_kstacks[num]
         self.machine = machine
         self.events = events
         self.env: int | None = None  # index of the env running here
@@ -41,9 +47,20 @@ class Cpu:
         self.tlb_stale = False  # a live translation changed: flush before user code runs
         self.resched = False  # the trap tail must pick another env
         self.fpu_env: int | None = None  # whose x87/SSE state the FPU holds (fpu.py)
+        self.paused = False  # it ended its sub-slice early, its env waiting for another CPU's
         self.blocks_mark = machine.blocks_executed() or 0
+        self.quantum_left = 0  # timer units of its time slice still to run (kernel.py)
+        # Per-CPU counts (--stats), kept by the run loop (kernel_entries only
+        # with several CPUs: see trap.counting).
+        self.counts = dict.fromkeys(CPU_COUNTERS, 0)
         self.frames = [machine.frame_slots(pa, TRAPFRAME_LAYOUT, fs_gs) for pa, fs_gs in trapframes]
         machine.set_cr3(pgdir)
+
+    def pause(self) -> None:
+        """End this CPU's sub-slice when the current trap returns, so that the
+        other CPUs run (the run loop goes on to the next CPU)."""
+        self.paused = True
+        self.machine.stop()
 
     def switch_pgdir(self, pgdir: int) -> None:
         """Load pgdir into CR3 (which also flushes the TLB)."""
@@ -75,4 +92,5 @@ class Cpu:
         now = self.machine.blocks_executed()
         if now is not None:
             self.events.bump("guest_blocks", now - self.blocks_mark)
+            self.counts["guest_blocks"] += now - self.blocks_mark
             self.blocks_mark = now

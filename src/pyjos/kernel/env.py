@@ -181,17 +181,19 @@ assert UTOP % PGSIZE == 0 and ENV_SIZE == 124
 # --- the life cycle as the kernel drives it ---------------------------------------
 def env_destroy(k: Kernel, idx: int) -> None:
     """Free env idx (JOS's env_destroy).  If a CPU was running it, that CPU
-    picks another env at the end of this trap."""
+    picks another env at the end of this trap (or, if it is another CPU,
+    before its next sub-slice: the kernel runs one CPU at a time, so the env
+    is not running anywhere now and can be freed at once, without JOS's
+    ENV_DYING)."""
     by = k.cur_id()
     k.forks.forget(idx)
     k.upcalls_open.pop(idx, None)
     fpu_forget(k, idx)
     for cpu in k.cpus:
-        if cpu.env == idx:
+        if cpu.env == idx:  # this CPU, or another one paused between its sub-slices
             cpu.env = None
             cpu.resched = True
-            if cpu is k.cpu:
-                cpu.machine.context_lost()
+            cpu.machine.context_lost()
     k.envtab.env_free(idx, by)
 
 
@@ -242,6 +244,7 @@ def env_run(k: Kernel, cpu: Cpu, idx: int, in_hook: bool) -> None:
     e = envs[idx]
     envtab.set_status(idx, EnvStatus.ENV_RUNNING)
     e.env_runs += 1
+    e.env_cpunum = cpu.num
     k.stats.set_owner(e.env_id)
     cpu.switch_pgdir(envtab.pgdir(idx))
     cpu.load_frame(idx, in_hook)

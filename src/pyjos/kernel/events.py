@@ -67,6 +67,11 @@ EVENTS: dict[str, EventKind] = {
                            "(odf.py)"),
     "pt_copied": EventKind("shared page tables copied at their first change (odf.py)"),
     "tlb_flushes": EventKind("TLB flushes before user code ran again"),
+    "tlb_shootdowns": EventKind("another CPU's TLB marked stale (a page-table change of the "
+                                "directory it has loaded), flushed before it runs again"),
+    "kernel_lock_contended": EventKind("kernel entries that would have waited for the big "
+                                       "kernel lock (another CPU entered the kernel in the "
+                                       "same round of sub-slices)"),
     "env_switches": EventKind("a CPU switched to another env; args: from env index "
                               "(None: none), to env index"),
     "guest_blocks": EventKind("guest basic blocks executed (native timer only), charged at "

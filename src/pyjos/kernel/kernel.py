@@ -9,7 +9,11 @@ deterministic either way) or when the kernel stops the CPU (no env left,
 monitor, kernel panic).
 
 The kernel serves one CPU at a time (JOS's big kernel lock comes for free in
-one host thread): ``self.cpu`` is that CPU, ``self.cpus`` all of them.
+one host thread): ``self.cpu`` is that CPU, ``self.cpus`` all of them.  With
+several CPUs the run loop steps them in a fixed round-robin of sub-slices
+(their lengths fixed, or drawn from ``random.Random(seed)``), so a run is
+exactly reproducible; each CPU takes its timer interrupt after ``quantum``
+units of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import contextlib
 import ctypes
 import functools
 import os
+import random
 import select
 import sys
 import threading
@@ -26,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..abi import (
-    ENV_TYPE_USER, FL_VM, FORK_STRATEGIES, KSTACKTOP, NENV, PGSIZE, PTE_P, PTE_U, UTRAMPOLINE,
-    Env, EnvStatus, Trapframe,
+    ENV_TYPE_USER, FL_VM, FORK_STRATEGIES, KSTACKTOP, NCPU, NENV, PGSIZE, PTE_P, PTE_U,
+    UTRAMPOLINE, Env, EnvStatus, Trapframe,
 )
 from ..guest.build import build_host_library, build_program, resolve_program
 from ..guest.elf import parse_elf, symbols
@@ -42,7 +47,7 @@ from .load import LoadError, load_icode, set_fork_strategy
 from .interrupt import sigint_stops
 from .monitor import ON_BREAKPOINT
 from .pmap import Pmap
-from .sched import sched_pick
+from .sched import sched_pick, sched_yield
 from .stats import Stats
 
 HOST_DIR = Path(__file__).parent.parent / "host"
@@ -50,6 +55,7 @@ MIB = 1024 * 1024
 DEFAULT_MEM_MIB = 128
 DEFAULT_MEM = DEFAULT_MEM_MIB * MIB
 DEFAULT_QUANTUM = 10_000  # timer units (basic blocks with the native timer)
+SUBSLICES = 4  # with several CPUs, a time slice runs in about this many sub-slices
 _MAY_RUN = (EnvStatus.ENV_RUNNABLE, EnvStatus.ENV_RUNNING)
 
 
@@ -65,6 +71,8 @@ class KernelConfig:
     monitor_input: Iterable[str] | None = None  # lines for the monitor; None = no monitor
     console: str = "lab4"  # "lab3": the lab-3 kernel's lines (see CONSOLES)
     on_breakpoint: str = "stop"  # a user int3: "stop" (the monitor), "destroy", "continue"
+    cpus: int = 1  # CPUs, 1..NCPU
+    seed: int | None = None  # sub-slice lengths from random.Random(seed); None: fixed
 
 
 # The kernel consoles: which JOS kernel's lines pyjos prints.
@@ -100,6 +108,8 @@ class Kernel:
             raise ValueError(f"unknown console {self.config.console!r}")
         if self.config.on_breakpoint not in ON_BREAKPOINT:
             raise ValueError(f"on_breakpoint must be one of {', '.join(ON_BREAKPOINT)}")
+        if not 1 <= self.config.cpus <= NCPU:
+            raise ValueError(f"cpus must be 1..{NCPU}, not {self.config.cpus}")
         # The monitor's command lines, one iterator for the whole run.
         lines = self.config.monitor_input
         self.monitor_lines = iter(lines) if lines is not None else None
@@ -118,38 +128,61 @@ class Kernel:
         self.mem = PhysMem(self.config.mem)
         machine = Machine(self.mem)
         machine.calibrate()  # before boot: it borrows physical pages 1-5
-        helper = build_host_library("preempt", HOST_DIR / "preempt.c")
-        machine.install_timer(str(helper) if helper else None)
+        self._timer_helper = native_timer()
+        machine.install_timer(self._timer_helper)
         self.cpus: list[Cpu] = []
         self.pmap = Pmap(self.mem, self.events, self.cpus)
         self.envtab = EnvTable(self.pmap, self.cprintf)
         self.envs = self.envtab.envs
         self._map_trampoline(machine)
-        trapframes = [(self.pmap.envs_pa + i * ctypes.sizeof(Env), self.envtab.fs_gs_address(i))
-                      for i in range(NENV)]
-        self.cpus.append(Cpu(0, machine, self.events, self.pmap.kern_pgdir, trapframes))
+        self._trapframes = [(self.pmap.envs_pa + i * ctypes.sizeof(Env),
+                             self.envtab.fs_gs_address(i)) for i in range(NENV)]
+        self._rng = random.Random(self.config.seed) if self.config.seed is not None else None
+        if self.config.console != "lab3":  # a lab-3 kernel has one CPU and says nothing of it
+            self.cprintf(f"SMP: CPU 0 found {self.config.cpus} CPU(s)\n")
+            self.cprintf("enabled interrupts: 1 2\n")
+        self._add_cpu(machine)
+        for _ in range(1, self.config.cpus):
+            self._add_cpu(self._boot_ap())
         self.cpu = self.cpus[0]  # the CPU the kernel is serving now
-        for cpu in self.cpus:
-            self._attach_traps(cpu)
         self.baseline_free = self.pmap.nfree
         audit_attach(self)  # the boot state Kernel.audit() compares against
         self.stats.reset()
 
-    def _attach_traps(self, cpu: Cpu) -> None:
-        """Send cpu's traps to trap.py; the lab-3 console first prints JOS lab
-        3's line for every trap (a wrapper, so the lab-4 path pays nothing)."""
-        on_syscall = functools.partial(trap.syscall_trap, self, cpu)
-        on_trap = functools.partial(trap.trap, self, cpu)
+    def _add_cpu(self, machine: Machine) -> None:
+        """Make machine the next CPU, its traps entering this kernel (through
+        trap.counting with several CPUs; the lab-3 console first prints JOS lab
+        3's line for every trap: wrappers, so the 1-CPU lab-4 path pays nothing)."""
+        cpu = Cpu(len(self.cpus), machine, self.events, self.pmap.kern_pgdir, self._trapframes)
+        syscall_entry = functools.partial(trap.syscall_trap, self, cpu)
+        trap_entry = functools.partial(trap.trap, self, cpu)
         if self.config.console == "lab3":
-            def on_syscall(inner=on_syscall) -> None:
+            def syscall_entry(inner=syscall_entry) -> None:
                 self.cprintf(LAB3_INCOMING)
                 inner()
 
-            def on_trap(trapno: int, err: int, is_int: bool, inner=on_trap) -> None:
+            def trap_entry(trapno: int, err: int, is_int: bool, inner=trap_entry) -> None:
                 self.cprintf(LAB3_INCOMING)
                 inner(trapno, err, is_int)
-        cpu.machine.on_syscall = on_syscall
-        cpu.machine.on_trap = on_trap
+        if self.config.cpus > 1:
+            syscall_entry, trap_entry = trap.counting(cpu, syscall_entry), trap.counting(cpu, trap_entry)
+        machine.on_syscall, machine.on_trap = syscall_entry, trap_entry
+        self.cpus.append(cpu)
+
+    def _boot_ap(self) -> Machine:
+        """An application processor (JOS's boot_aps / mp_main): a machine over
+        the same memory, with paging on the kernel's directory, dropped into
+        ring 3 at the trampoline, whose `int $0x30` stops it there."""
+        machine = Machine(self.mem)
+        machine.install_timer(self._timer_helper)
+        machine.set_trampoline(UTRAMPOLINE)
+        machine.enable_paging(self.pmap.kern_pgdir)
+
+        def parked(_trapno: int, _err: int, _is_int: bool) -> None:
+            machine.stop()
+        machine.enter_user(UTRAMPOLINE, UTRAMPOLINE, 0x2, parked)
+        self.cprintf(f"SMP: CPU {len(self.cpus)} starting\n")
+        return machine
 
     def _map_trampoline(self, machine: Machine) -> None:
         """Map TRAMPOLINE_CODE at UTRAMPOLINE, user-readable, for every env: the
@@ -170,6 +203,22 @@ class Kernel:
     def machine(self) -> Machine:
         """CPU 0's machine (timer unit, registers for tests and tools)."""
         return self.cpus[0].machine
+
+    # --- counts ---------------------------------------------------------------------
+    def cpu_counts(self) -> dict[str, dict[str, int]]:
+        """Each CPU's own counts (cpu.CPU_COUNTERS) by CPU number; {} with one CPU
+        (its counts are the totals)."""
+        if len(self.cpus) == 1:
+            return {}
+        return {str(cpu.num): dict(cpu.counts) for cpu in self.cpus}
+
+    def stats_dict(self) -> dict[str, object]:
+        """What --stats-json writes: Stats.as_dict, and per_cpu with several CPUs."""
+        out = self.stats.as_dict()
+        per_cpu = self.cpu_counts()
+        if per_cpu:
+            out["per_cpu"] = per_cpu
+        return out
 
     # --- the calling env ------------------------------------------------------------
     def cur_id(self) -> int:
@@ -255,75 +304,185 @@ class Kernel:
     def _run(self) -> RunResult:
         """Run until no env is left, the monitor quits, or a limit is hit.
 
-        --max-insns is checked at each timer interrupt: a slice of `quantum`
-        units ran at least `quantum` instructions (a basic block holds one or
-        more), so the run stops once at least max_insns instructions ran.
-        With a debugger, it gets the CPU before the first user instruction and
-        at each debug stop (a code hook or a stop request); after it returns,
-        the same env goes on at the same instruction with the rest of the slice.
+        The CPUs run in turn, one sub-slice each per round (with one CPU, a
+        sub-slice is its whole time slice); a CPU whose time slice ran out
+        takes a timer interrupt.  --max-insns is checked at each timer
+        interrupt: the sub-slices run so far, summed over the CPUs, ran at
+        least as many timer units (a basic block holds one or more
+        instructions), so the run stops once at least max_insns instructions
+        ran.  With a debugger, it gets the first CPU before its first user
+        instruction and any CPU at its debug stops (a code hook or a stop
+        request); after it returns, the same env goes on at the same
+        instruction with the rest of its sub-slice.
         """
-        slices = 0
-        quantum = self.config.quantum
-        max_slices = -(-self.config.max_insns // quantum) if self.config.max_insns else 0
         self.stop_reason = None
-        cpu = self.cpu
+        self._slices = 0
+        self._units = 0
+        for cpu in self.cpus:
+            if cpu.resched or cpu.quantum_left <= 0:
+                cpu.quantum_left = self.config.quantum
+            self._resume(cpu)
+        first = True
+        while self.stop_reason is None:
+            ran = []
+            for cpu in self.cpus:
+                if not self._runnable(cpu):
+                    cpu.counts["idle_subslices"] += 1
+                    continue
+                before = cpu.counts["kernel_entries"]
+                if first:
+                    first = False
+                    if not self._debug_stop(cpu):
+                        break
+                if not self._subslice(cpu):
+                    break
+                ran.append((cpu, cpu.counts["kernel_entries"] - before))
+            else:
+                if not ran:
+                    self.halt("idle")
+                elif len(self.cpus) > 1:
+                    self._count_contention(ran)
+        return self._ended(self._slices)
+
+    def _resume(self, cpu: Cpu) -> None:
+        """At the start of a run: load cpu's env from outside any hook, the one
+        it ran when the last run stopped if it may still run and its time slice
+        had not run out, else the next one after it (none: cpu stays halted)."""
+        idx = cpu.env
+        if idx is None:
+            return
+        self._serve(cpu)
+        if cpu.resched or self.envs[idx].env_status not in _MAY_RUN or any(
+                other.env == idx for other in self.cpus if other is not cpu):
+            cpu.resched = False
+            idx = sched_pick(self)
+            if idx is None:
+                cpu.env = None
+                return
+        env_run(self, cpu, idx, in_hook=False)
+
+    def _runnable(self, cpu: Cpu) -> bool:
+        """Before cpu's sub-slice: make it run something if it can (a halted
+        CPU picks an env; one whose env was destroyed or taken away by another
+        CPU picks again); False if it stays halted."""
+        if cpu.env is not None and not cpu.resched:
+            return True
+        self._serve(cpu)
+        if cpu.env is None:
+            cpu.resched = False
+            idx = sched_pick(self)
+            if idx is None:
+                return False
+            env_run(self, cpu, idx, in_hook=False)
+            cpu.quantum_left = self.config.quantum
+        else:
+            sched_yield(self, cpu, in_hook=False)
+        return cpu.env is not None
+
+    def _serve(self, cpu: Cpu) -> None:
+        """The kernel serves cpu now (Kernel.cpu, Events.cpu, the env charged)."""
+        self.cpu = cpu
+        self.events.cpu = cpu.num
+        if cpu.env is not None:
+            self.stats.set_owner(self.envs[cpu.env].env_id)
+
+    def _subslice(self, cpu: Cpu) -> bool:
+        """Run one sub-slice of cpu, its debug stops included, and its timer
+        interrupt if its time slice ran out.  False if the run must end."""
+        if len(self.cpus) > 1:
+            self._serve(cpu)
+        cpu.flush_tlb_if_stale()
         machine = cpu.machine
-        if not self._start(cpu) or not self._debug_stop(cpu):
-            return self._ended(slices)
-        slice_units: int | None = quantum
+        units = self._subslice_units(cpu)
+        slice_units: int | None = units
         while True:
             try:
                 expired = machine.run_slice(machine.eip(), slice_units)
             except Exception as exc:  # Unicorn refused to go on: the kernel's fault
                 self.panic(f"CPU stopped: {exc}", exc)
-                break
+                return False
             cpu.charge_blocks()
             if self.stop_reason is not None:
+                return False
+            if not (self.debugger is not None and (machine.debug_hit or machine.stop_requested)):
                 break
-            slice_units = quantum
-            if self.debugger is not None and (machine.debug_hit or machine.stop_requested):
-                if not self._debug_stop(cpu):
-                    break
-                if not expired:
-                    slice_units = None  # the rest of this slice
-                    continue
-            elif not expired:
+            if not self._debug_stop(cpu):
+                return False
+            if expired:
+                break
+            slice_units = None  # the rest of this sub-slice
+        cpu.counts["subslices"] += 1
+        if not expired:
+            if cpu.env is not None and not cpu.paused:
                 self.panic("the CPU stopped with no reason (no timer, no kernel stop)")
-                break
-            slices += 1
-            if max_slices and slices >= max_slices:
-                self.events.bump("traps.timer")
-                self._park(cpu)
-                cpu.resched = True  # a later run() goes on as this timer interrupt would
-                self.halt("max-insns", f"--max-insns {self.config.max_insns} reached: stopped after "
-                                       f"{slices} time slices of {quantum} {machine.timer_unit}")
-                break
-            trap.timer_trap(self, cpu)
-            if self.stop_reason is not None:
-                break
-        return self._ended(slices)
+                return False
+            cpu.paused = False  # it halted, or it waits for another CPU (Cpu.pause)
+            units -= machine.slice_left()
+        self._units += units
+        cpu.quantum_left -= units
+        if cpu.quantum_left > 0 or cpu.env is None:
+            return True
+        return self._timer_interrupt(cpu)
 
-    def _start(self, cpu: Cpu) -> bool:
-        """Load cpu's env from outside any hook: the one it ran when the last
-        run stopped, if it may run and its time slice had not run out, else
-        the next; False if none can run."""
-        idx = cpu.env
-        if cpu.resched or idx is None or self.envs[idx].env_status not in _MAY_RUN:
-            cpu.resched = False
-            idx = sched_pick(self)
-        if idx is None:
-            self.halt("idle")
+    def _subslice_units(self, cpu: Cpu) -> int:
+        """Timer units of cpu's next sub-slice: its whole time slice with one
+        CPU, else a part of it (fixed, or drawn from the seeded PRNG)."""
+        left = cpu.quantum_left
+        if len(self.cpus) == 1:
+            return left
+        part = max(1, self.config.quantum // SUBSLICES)
+        if self._rng is not None:
+            part = self._rng.randint(1, 2 * part)
+        return min(left, part)
+
+    def _timer_interrupt(self, cpu: Cpu) -> bool:
+        """cpu's time slice ran out: stop here if --max-insns is reached, else
+        the timer trap (another env, if one can run).  False if the run ends."""
+        quantum = self.config.quantum
+        cpu.quantum_left = quantum
+        cpu.counts["timer_interrupts"] += 1
+        if len(self.cpus) > 1:
+            cpu.counts["kernel_entries"] += 1
+        self._slices += 1
+        max_insns = self.config.max_insns
+        if max_insns and self._units >= max_insns:
+            self.events.bump("traps.timer")
+            for each in self.cpus:
+                self._park(each)
+            cpu.resched = True  # a later run() goes on as this timer interrupt would
+            on = f" on {len(self.cpus)} CPUs" if len(self.cpus) > 1 else ""
+            self.halt("max-insns", f"--max-insns {max_insns} reached: stopped after "
+                                   f"{self._slices} time slices of {quantum} "
+                                   f"{cpu.machine.timer_unit}{on}")
             return False
-        env_run(self, cpu, idx, in_hook=False)
-        cpu.flush_tlb_if_stale()
-        return True
+        trap.timer_trap(self, cpu)
+        return self.stop_reason is None
+
+    def _count_contention(self, ran: list[tuple[Cpu, int]]) -> None:
+        """The big kernel lock over one round: a CPU's kernel entries would
+        have waited if another CPU entered the kernel in the same round."""
+        busy = [(cpu, n) for cpu, n in ran if n]
+        if len(busy) < 2:
+            return
+        for cpu, n in busy:
+            cpu.counts["kernel_lock_contended"] += n
+            self.events.bump("kernel_lock_contended", n)
 
     def _debug_stop(self, cpu: Cpu) -> bool:
-        """Hand a stopped cpu to the debugger, if one is attached (before the
-        first user instruction, and when a debug hook or a stop request stopped
-        it); it returns when the CPU may go on.  False if the run must end."""
+        """Hand a stopped cpu (Kernel.cpu) to the debugger, if one is attached
+        (before the first user instruction, and when a debug hook or a stop
+        request stopped it); it returns when the CPU may go on.  Every CPU is
+        stopped then: the envs running on the others have their registers in
+        their env_tf meanwhile (the debugger may read and change them).  False
+        if the run must end."""
         if self.debugger is not None:
+            others = [other for other in self.cpus if other is not cpu and other.env is not None]
+            for other in others:
+                other.save_frame(other.env)
             self.debugger(cpu)
+            for other in others:
+                if other.env is not None:
+                    other.load_frame(other.env, in_hook=False)
         return self.stop_reason is None
 
     @contextlib.contextmanager
@@ -337,8 +496,9 @@ class Kernel:
             self._out = saved
 
     def _park(self, cpu: Cpu) -> None:
-        """The run stops between slices: the running env's registers go to its
-        env_tf and it is RUNNABLE again (so a later run() resumes it)."""
+        """The run stops between sub-slices: the env running on cpu has its
+        registers saved to its env_tf and is RUNNABLE again (so a later run()
+        resumes it)."""
         if cpu.env is not None and self.envs[cpu.env].env_status == EnvStatus.ENV_RUNNING:
             cpu.save_frame(cpu.env)
             if self.envs[cpu.env].env_tf.tf_eflags & FL_VM:  # as sched_yield does
@@ -354,6 +514,18 @@ class Kernel:
                 self.cprintf("No runnable environments in the system!\n")
             monitor.sched_halt(self)
         return RunResult(self.stop_reason or "idle", self.stop_message, slices)
+
+
+def native_timer() -> str | None:
+    """The shared object of the native block timer (host/preempt.c, built
+    once and cached), or None where no host C compiler builds it."""
+    helper = build_host_library("preempt", HOST_DIR / "preempt.c")
+    return str(helper) if helper else None
+
+
+def timer_unit() -> str:
+    """What a time slice counts on this host: "blocks" or "instructions"."""
+    return "blocks" if native_timer() else "instructions"
 
 
 def _discard(_text: str) -> None:

@@ -141,13 +141,16 @@ def mon_tf(k: Kernel, idx: int, args: list[str]) -> str | None:
 
 
 def mon_envs(k: Kernel, idx: int, args: list[str]) -> str | None:
-    """List live envs: id, parent, status, runs, program."""
+    """List live envs: id, parent, status, runs, program, and (with several
+    CPUs) the CPU of a running one."""
+    on_cpu = {cpu.env: cpu.num for cpu in k.cpus if cpu.env is not None and len(k.cpus) > 1}
     for i in k.envtab.live():
         e = k.envs[i]
         prog = k.envtab.programs.get(i)
+        where = f" cpu {on_cpu[i]}" if i in on_cpu else ""
         k.cprintf(f"  {e.env_id:08x} parent {e.env_parent_id:08x} "
                   f"{EnvStatus(e.env_status).name:16s} runs {e.env_runs:6d} "
-                  f"{prog.name if prog else '?'}\n")
+                  f"{prog.name if prog else '?'}{where}\n")
     return None
 
 

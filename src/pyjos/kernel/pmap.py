@@ -301,9 +301,12 @@ class Pmap:
 
     def mark_stale(self, pgdir: int) -> None:
         """A live translation of pgdir changed: every CPU that has it loaded
-        must flush its TLB before running user code."""
+        must flush its TLB before running user code (for a CPU other than the
+        one being served, a TLB shootdown: ``tlb_shootdowns``)."""
         for cpu in self.cpus:
             if cpu.pgdir == pgdir:
+                if cpu.num != self.events.cpu and not cpu.tlb_stale:
+                    self.events.bump("tlb_shootdowns")  # another CPU's TLB
                 cpu.tlb_stale = True
 
     def page_insert(self, pgdir: int, ppn: int, va: int, perm: int) -> int:

@@ -68,8 +68,13 @@ def sys_env_destroy(k: Kernel, envid: int) -> int:
 
 
 def sys_yield(k: Kernel) -> int:
-    """Give up the CPU to the next runnable env."""
-    k.cpu.resched = True
+    """Give up the CPU to the next runnable env.  With several CPUs, the CPU
+    also ends its sub-slice (Cpu.pause): a yield is how JOS's envs wait for
+    one another (ipc_send's loop), and what they wait for runs on the others."""
+    cpu = k.cpu
+    cpu.resched = True
+    if len(k.cpus) > 1:
+        cpu.pause()
     return 0
 
 

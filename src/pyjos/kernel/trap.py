@@ -15,6 +15,7 @@ fault with error code ``n*8 + 2`` (the IDT gate's DPL is 0).
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..abi import (
@@ -89,6 +90,16 @@ def _is_rdpmc(k: Kernel, cpu: Cpu) -> bool:
     if user_mem_check(k.pmap, pgdir, eip, len(_RDPMC), PTE_U) is not None:
         return False
     return copyin(k.pmap, pgdir, eip, len(_RDPMC)) == _RDPMC
+def counting(cpu: Cpu, entry: Callable[..., None]) -> Callable[..., None]:
+    """entry (one of cpu's trap entries) that also counts cpu's kernel entries,
+    for the big kernel lock's contention (the run loop; several CPUs only, so
+    that one CPU's system-call path stays as it is)."""
+    counts = cpu.counts
+
+    def counted(*args: object) -> None:
+        counts["kernel_entries"] += 1
+        entry(*args)
+    return counted
 
 
 def trap_dispatch(k: Kernel, cpu: Cpu, trapno: int, err: int) -> None:

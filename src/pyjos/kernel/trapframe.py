@@ -21,10 +21,11 @@ def record_trap(k: Kernel, idx: int, trapno: int, err: int) -> None:
 
 
 def format_trapframe(k: Kernel, idx: int, cr2: int | None = None) -> str:
-    """JOS's print_trapframe of envs[idx].env_tf."""
+    """JOS's print_trapframe (lab 4's) of envs[idx].env_tf, trapped on k.cpu."""
     tf = k.envs[idx].env_tf
     r = tf.tf_regs
-    lines = [f"TRAP frame at 0x{k.envtab.kva(idx):08x}"]
+    where = "" if k.config.console == "lab3" else f" from CPU {k.cpu.num}"  # lab 3: one CPU
+    lines = [f"TRAP frame at 0x{k.envtab.kva(idx):08x}{where}"]
     for name, val in (("edi ", r.reg_edi), ("esi ", r.reg_esi), ("ebp ", r.reg_ebp),
                       ("oesp", r.reg_oesp), ("ebx ", r.reg_ebx), ("edx ", r.reg_edx),
                       ("ecx ", r.reg_ecx), ("eax ", r.reg_eax)):

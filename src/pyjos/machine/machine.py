@@ -438,6 +438,11 @@ class Machine:
             raise MachineError(f"cannot install the block timer: {UcError(status)}")
         self.timer_unit = "blocks"
 
+    def slice_left(self) -> int:
+        """Timer units the current slice had left when the CPU stopped before
+        its end (0 without the native timer, which cannot tell)."""
+        return self._budget.left if self.timer_unit == "blocks" else 0
+
     def blocks_executed(self) -> int | None:
         """Guest basic blocks run so far (None without the native timer)."""
         return self._budget.blocks if self.timer_unit == "blocks" else None

@@ -364,15 +364,29 @@ def bench_ipc(messages: int, repeat: int, models: list[CostModel] = ()) -> dict[
             **environment()}
 
 
-def bench_programs(repeat: int, models: list[CostModel] = ()) -> dict[str, object]:
+def bench_programs(repeat: int, models: list[CostModel] = (),
+                   cpus: list[int] = (1,)) -> dict[str, object]:
     """Wall time of whole programs (the run phase, boot and load excluded),
-    and what their counted events would take under each cost model."""
+    and what their counted events would take under each cost model.  With
+    several CPU counts, each repeat runs every count back to back (so that
+    the machine's load falls on all alike), and each count's time is also a
+    ratio to the first count's."""
     out: dict[str, object] = {"benchmark": "programs", "repeat": repeat}
+    if list(cpus) != [1]:
+        out["cpus"] = list(cpus)
     for key, (programs, args) in PROGRAM_RUNS.items():
-        runs = [_counted_run(programs, args, KernelConfig()) for _ in range(repeat)]
-        ms = min(t for t, _c, _e in runs) * 1e3
-        model_ms = {k: v / 1e3 for k, v in modelled_us(runs[0][1], models).items()}
-        out[key] = {"ms": round(ms, 3), "model_ms": _rounded(model_ms)}
+        runs: dict[int, list] = {n: [] for n in cpus}
+        for _ in range(repeat):
+            for n in cpus:
+                runs[n].append(_counted_run(programs, args, KernelConfig(cpus=n)))
+        ms = {n: min(t for t, _c, _e in r) * 1e3 for n, r in runs.items()}
+        first = cpus[0]
+        model_ms = {k: v / 1e3 for k, v in modelled_us(runs[first][0][1], models).items()}
+        row: dict[str, object] = {"ms": round(ms[first], 3), "model_ms": _rounded(model_ms)}
+        if list(cpus) != [1]:
+            row["ms"] = {str(n): round(v, 3) for n, v in ms.items()}
+            row["ratio"] = {str(n): round(v / ms[first], 3) for n, v in ms.items()}
+        out[key] = row
     out.update(environment())
     return out
 

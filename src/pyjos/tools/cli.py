@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import __version__
-from ..abi import FORK_KINDS, FORK_STRATEGIES
+from ..abi import FORK_KINDS, FORK_STRATEGIES, NCPU
 from ..guest.build import BuildError, list_programs
 from ..kernel import DEFAULT_MEM_MIB, DEFAULT_QUANTUM
 from ..kernel.kernel import CONSOLES
@@ -54,6 +54,13 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-insns", type=bounded(0, MAX_INSNS), default=0, metavar="N",
                      help="stop with exit status 4 once at least N guest instructions ran "
                           "(checked at each timer interrupt; 0 = no limit, at most 10^15)")
+    run.add_argument("--cpus", type=bounded(1, NCPU), default=1, metavar="N",
+                     help=f"emulated CPUs, 1 to {NCPU} (default 1), stepped in a fixed "
+                          "round-robin of sub-slices: a run is exactly reproducible")
+    run.add_argument("--seed", type=bounded(0, 2**63 - 1), default=None, metavar="S",
+                     help="with --cpus above 1: draw every sub-slice length from "
+                          "random.Random(S), another legal interleaving per seed, the same "
+                          "one for the same seed (default: fixed sub-slices)")
     run.add_argument("--fork", choices=list(FORK_STRATEGIES), default=None,
                      help="what the library's fork() does in this run: "
                           + "; ".join(f"{name}: {what}" for name, what in FORK_STRATEGIES.items()))
@@ -116,6 +123,10 @@ def make_parser() -> argparse.ArgumentParser:
                        help="who resolves copy-on-write faults (fork; default user)")
     bench.add_argument("--seed", type=bounded(0, 2**32 - 1), default=None,
                        help="seed of the order in which the fork cases are measured (default 0)")
+    bench.add_argument("--cpus", type=names_of_cpus(), default=None, metavar="N[,N...]",
+                       help=f"CPU counts to run each program with, 1 to {NCPU} (programs; "
+                            "default 1): the runs of one repeat are back to back, and each "
+                            "count's time is also given as a ratio to the first's")
     bench.add_argument("--jos-figures", type=Path, metavar="FILE",
                        help="your own measured JOS figures (JSON) to show beside the suite's; "
                             "format and how to measure: docs/how-much-faster.md")
@@ -219,6 +230,7 @@ def check_programs(programs: list[str]) -> None:
 
 def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
     from ..api import boot, to_stdout
+    from ..kernel.kernel import timer_unit
     from ..kernel.monitor import TerminalLines
 
     check_output(ns.stats_json, "--stats-json")
@@ -230,16 +242,18 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
     except observe.ObserveError as exc:
         print(f"pyjos: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    if not ns.quiet:  # before boot, which prints JOS's boot lines
+        print(f"# pyjos {__version__} unicorn {UNICORN_VERSION}: mem {ns.mem} MiB, "
+              f"quantum {ns.quantum} {timer_unit()}, max-insns {ns.max_insns or 'none'}, "
+              f"fork {ns.fork or 'cow'}, cow-faults {ns.cow_faults}, console {ns.console}, "
+              f"cpus {ns.cpus}, "
+              f"seed {'none' if ns.seed is None else ns.seed}, "
+              f"programs {' '.join(ns.programs)}, args {prog_args}", flush=True)
     system = boot(mem_mib=ns.mem, quantum=ns.quantum, max_insns=ns.max_insns, fork=ns.fork,
                   cow_faults=ns.cow_faults, console=ns.console, on_breakpoint=ns.on_breakpoint,
                   monitor_input=TerminalLines() if sys.stdin.isatty() else None,
-                  echo=to_stdout, keep_console=False)
+                  cpus=ns.cpus, seed=ns.seed, echo=to_stdout, keep_console=False)
     kernel = system.kernel
-    if not ns.quiet:
-        print(f"# pyjos {__version__} unicorn {UNICORN_VERSION}: mem {ns.mem} MiB, "
-              f"quantum {ns.quantum} {kernel.machine.timer_unit}, max-insns {ns.max_insns or 'none'}, "
-              f"fork {ns.fork or 'cow'}, cow-faults {ns.cow_faults}, console {ns.console}, "
-              f"programs {' '.join(ns.programs)}, args {prog_args}", flush=True)
     try:
         with observe.watching(system, ns, f"pyjos run {' '.join(ns.programs)} "
                                           f"(fork {ns.fork or 'cow'})"):
@@ -258,9 +272,9 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
         _silence_stdout()
         return EXIT_OK
     if ns.stats:
-        print(format_stats(kernel.stats.total))
+        print(format_stats(kernel.stats.total, kernel.cpu_counts()))
     if ns.stats_json:
-        text = json.dumps(kernel.stats.as_dict(), indent=2) + "\n"
+        text = json.dumps(kernel.stats_dict(), indent=2) + "\n"
         write_output(ns.stats_json, "--stats-json", lambda path: path.write_text(text))
     if result.reason == "panic":
         print(f"pyjos: kernel panic: {result.message}", file=sys.stderr)
@@ -298,10 +312,14 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def format_stats(total: dict[str, int]) -> str:
-    """The counters as an aligned two-column table."""
-    width = max((len(k) for k in total), default=10)
-    return "\n".join(["--- stats ---"] + [f"{k:<{width}}  {v:>12,d}" for k, v in sorted(total.items())])
+def format_stats(total: dict[str, int], per_cpu: dict[str, dict[str, int]] | None = None) -> str:
+    """The counters as an aligned two-column table; with several CPUs, then
+    one table of each CPU's own counts."""
+    tables = [("--- stats ---", total)] + [(f"--- stats of CPU {num} ---", counts)
+                                          for num, counts in (per_cpu or {}).items()]
+    width = max((len(k) for _, counts in tables for k in counts), default=10)
+    return "\n".join(line for title, counts in tables for line in
+                     [title] + [f"{k:<{width}}  {v:>12,d}" for k, v in sorted(counts.items())])
 
 
 def cmd_list() -> int:
@@ -312,12 +330,23 @@ def cmd_list() -> int:
     return EXIT_OK
 
 
+def names_of_cpus() -> Callable[[str], list[int]]:
+    """An argparse type: a comma-separated list of CPU counts, 1 to NCPU each."""
+    one = bounded(1, NCPU)
+
+    def parse(text: str) -> list[int]:
+        return [one(part) for part in text.split(",")]
+    return parse
+
+
 def check_bench_options(ns: argparse.Namespace) -> None:
     """Refuse options the chosen benchmark would ignore; check outputs first."""
     given = [name for name in _FORK_ONLY if getattr(ns, name) is not None]
     if ns.what != "fork" and given:
         raise UsageError(f"--{given[0].replace('_', '-')} applies to `bench fork` only, "
                          f"not to {'the suite' if ns.what is None else 'bench ' + ns.what}")
+    if ns.cpus is not None and ns.what != "programs":
+        raise UsageError("--cpus applies to `bench programs` only")
     if ns.iterations is not None and ns.what not in _COUNTED:
         raise UsageError(f"--iterations applies to bench {', '.join(_COUNTED)} only")
     check_output(ns.csv, "--csv")
@@ -346,7 +375,7 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     elif ns.what == "ipc":
         result = bench.bench_ipc(ns.iterations or 20_000, ns.repeat, models)
     else:
-        result = bench.bench_programs(ns.repeat, models)
+        result = bench.bench_programs(ns.repeat, models, ns.cpus or [1])
     if ns.what in ("syscall", "fault", "ipc"):  # trap-bound: also as ratios to the floor
         result = bench.add_floor_ratios(result, bench.bench_floor(200_000, 3)["us_per_trap"])
     if ns.json:

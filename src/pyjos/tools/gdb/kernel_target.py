@@ -316,6 +316,8 @@ class KernelTarget(Target):
             idx = self._env(tid)
             if self.k.envs[idx].env_status not in _MAY_RUN:
                 raise TargetError(f"env {tid:08x} is not runnable: it cannot step")
+            if any(other.env == idx for other in self.k.cpus):
+                raise TargetError(f"env {tid:08x} runs on another CPU: step it when it stops there")
             env_run(self.k, cpu, idx, in_hook=False)
         eip = self.k.envs[cpu.env].env_tf.tf_eip
         self._over_break = action == CONTINUE and self._is_break(eip)
