@@ -8,6 +8,7 @@ reproducible; `--seed` draws other interleavings.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,23 @@ def test_bench_programs_with_cpus_gives_each_count_and_ratios(monkeypatch) -> No
 def test_bench_cpus_only_for_programs(capsys) -> None:
     assert main(["bench", "syscall", "--cpus", "2"]) == 1
     assert "pyjos: --cpus applies to `bench programs` only" in capsys.readouterr().err
+
+
+def test_every_cpu_runs_envs_in_ring_3():
+    """The application processors enter ring 3 at boot (their timer is
+    installed after, or its empty budget would leave them at the ring-0
+    entry stub), so a user read of kernel memory faults on every CPU."""
+    from pyjos.kernel import Kernel, KernelConfig
+
+    out: list[str] = []
+    k = Kernel(KernelConfig(cpus=4), out=out.append)
+    assert not any(cpu.machine.foreign_mode() for cpu in k.cpus)
+    for _ in range(8):
+        k.create_env(str(guest_source("cpu_kernread")))
+    result = k.run()
+    text = "".join(out)
+    assert result.reason == "idle", text
+    assert len(re.findall(r"^\[0000100.\] user fault va f0100000 ip 008.....$", text, re.M)) == 8
+    assert {int(c) for c in re.findall(r"^TRAP frame at 0x........ from CPU (\d)$", text, re.M)} \
+        == {0, 1, 2, 3}, text
+    assert "I read" not in text

@@ -111,7 +111,7 @@ def test_item3_vm86_from_ring3_hurts_only_its_env(how):
     text, _k, result = run_audited([(iso("vm86"), [how]), (iso("bystander"), ["20"])])
     assert result.reason == "idle", text
     grade_text(text, required=[r"\[00001000\] user mode left: eflags 0002.202 cs 0000 ss 0000",
-                               r"TRAP frame at 0xf0042000", r"  flag 0x0002.202",
+                               r"TRAP frame at 0xf0042000 from CPU 0", r"  flag 0x0002.202",
                                r"bystander ok", r"\[00001000\] free env 00001000"],
                forbidden=NO_PANIC + [r"vm86 iret returned", r"bystander saw changes",
                                      r"\[00001001\] user fault.*"])

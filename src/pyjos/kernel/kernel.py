@@ -36,7 +36,7 @@ from ..abi import (
 )
 from ..guest.build import build_host_library, build_program, resolve_program
 from ..guest.elf import parse_elf, symbols
-from ..machine import TRAMPOLINE_CODE, Machine, PhysMem
+from ..machine import TRAMPOLINE_CODE, Machine, MachineError, PhysMem
 from . import monitor, trap
 from .audit import attach as audit_attach, audit as audit_memory
 from .cpu import Cpu
@@ -174,13 +174,17 @@ class Kernel:
         the same memory, with paging on the kernel's directory, dropped into
         ring 3 at the trampoline, whose `int $0x30` stops it there."""
         machine = Machine(self.mem)
-        machine.install_timer(self._timer_helper)
         machine.set_trampoline(UTRAMPOLINE)
         machine.enable_paging(self.pmap.kern_pgdir)
 
         def parked(_trapno: int, _err: int, _is_int: bool) -> None:
             machine.stop()
+        # Into ring 3 before the timer is installed: its budget starts empty
+        # and would stop the CPU at the entry stub, still in ring 0.
         machine.enter_user(UTRAMPOLINE, UTRAMPOLINE, 0x2, parked)
+        if machine.foreign_mode():
+            raise MachineError(f"CPU {len(self.cpus)} did not reach ring 3 at boot")
+        machine.install_timer(self._timer_helper)
         self.cprintf(f"SMP: CPU {len(self.cpus)} starting\n")
         return machine
 
