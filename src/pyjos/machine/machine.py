@@ -352,6 +352,7 @@ class Machine:
         self._frame = _RegBatch(uch, FRAME_REGS)
         self._sysargs = _RegBatch(uch, SYSCALL_REGS)
         self.read_syscall_args = self._sysargs.read
+        self._mode = _RegBatch(uch, (x86.UC_X86_REG_EFLAGS, x86.UC_X86_REG_CS, x86.UC_X86_REG_SS))
         self._one = ctypes.c_uint64()
         self._one_addr = ctypes.addressof(self._one)
         self._wide = ctypes.create_string_buffer(16)  # ST (80-bit) and XMM (128-bit) registers
@@ -828,10 +829,10 @@ class Machine:
 
     def foreign_mode(self) -> bool:
         """True if the CPU is not in plain ring 3 as an env may run: in
-        virtual-8086 mode, or with a cs/ss other than the user selectors."""
-        return bool(self.reg_read(x86.UC_X86_REG_EFLAGS) & FL_VM) or (
-            self.reg_read(x86.UC_X86_REG_CS) & 0xFFFF != USER_CS
-            or self.reg_read(x86.UC_X86_REG_SS) & 0xFFFF != USER_DS)
+        virtual-8086 mode, or with a cs/ss other than the user selectors
+        (one register batch: it runs at every fault)."""
+        eflags, cs, ss = self._mode.read()
+        return bool(eflags & FL_VM) or (cs & 0xFFFF) != USER_CS or (ss & 0xFFFF) != USER_DS
 
     def reset_user_mode(self, in_hook: bool) -> None:
         """Leave whatever mode the CPU is in for plain ring 3: EFLAGS without
