@@ -320,3 +320,19 @@ def test_target_in_process_hooks_only_while_attached():
     assert seen["threads"] == [0x1000, 0x1001]
     assert machine.code_breakpoints() == () and not machine.single_stepping
     assert result.reason == "idle" and "parent: counter 1\n" in "".join(out)
+
+
+def test_two_cpus_stop_together_and_the_run_completes(gdb_tool, tmp_path):
+    """With --cpus 2 every CPU stops while gdb has control: a breakpoint in
+    forktree is hit by whichever env runs it, `info threads` names each env's
+    CPU, and after the breakpoint is deleted the run ends as without gdb."""
+    target = Pyjos("--cpus", "2", "forktree")
+    out = run_gdb(gdb_tool, target, ["break forktree", "continue", "continue", "info threads",
+                                     "delete", "continue"], tmp_path)
+    assert out.count("Breakpoint 1, forktree") == 2, out
+    assert re.search(r"Thread \d+ \(env 0000[0-9a-f]{4} forktree \w+ cpu [01]\)", out), out
+    assert "exited normally" in out, out
+    status, console, _err = target.finish()
+    assert status == 0
+    assert console.count("exiting gracefully") == 15, console
+    assert "SMP: CPU 1 starting" in console
