@@ -29,6 +29,7 @@ from unicorn import Uc, UcError, unicorn_const as ucc, x86_const as x86
 from unicorn.unicorn_py3.unicorn import uclib
 
 from ..abi import FL_IF, FL_IOPL_MASK, FL_NT, FL_RF, FL_VM, GD_KD, GD_KT, GD_UD, GD_UT, KERNBASE, PGSIZE
+from . import regfile
 
 UNICORN_VERSION = unicorn.__version__
 PINNED_UNICORN = "2.1.4"
@@ -48,6 +49,8 @@ _USER_DATA_SELECTORS = (USER_DS, 0, 1, 2, 3)  # null selectors: any RPL
 CTX_ERROR_CODE_FROM_END = 184
 CTX_EXCEPTION_IS_INT_FROM_END = 180
 CTX_OLD_EXCEPTION_FROM_END = 72
+_FAULT_FIELDS_FROM_END = (CTX_ERROR_CODE_FROM_END, CTX_EXCEPTION_IS_INT_FROM_END,
+                          CTX_OLD_EXCEPTION_FROM_END)
 
 # Trap numbers that leave QEMU's old_exception set (page fault and the
 # "contributory" exceptions), which turns the next fault into a double fault.
@@ -131,19 +134,37 @@ SYSCALL_REGS = (
 )
 
 
+def _in_place_syscall(regs: memoryview) -> tuple[Callable[[], list[int]], Callable[[int], None]]:
+    """read_syscall_args and set_eax over the register file in place: the
+    arguments eax, edx, ecx, ebx, edi, esi and the result, with no Unicorn
+    call (the upper halves of regs[] stay zero in 32-bit mode)."""
+    def read_syscall_args() -> list[int]:
+        return [regs[0], regs[2], regs[1], regs[3], regs[7], regs[6]]
+
+    def set_eax(value: int) -> None:
+        regs[0] = value & 0xFFFFFFFF
+    return read_syscall_args, set_eax
+
+
 class MachineError(Exception):
     """The emulated machine cannot be set up (bad Unicorn, failed calibration)."""
 
 
-def _raw(name: str, *argtypes: type) -> ctypes._CFuncPtr:
+def _raw(name: str, *argtypes: type, release_gil: bool = False) -> ctypes._CFuncPtr:
     """A prototype for a libunicorn function taking plain integers.
 
     The binding's own prototypes convert every argument through ctypes
     classes; with integer handles and addresses a call costs 2-3x less,
-    which matters on the trap path (see ARCHITECTURE.md).
+    which matters on the trap path (see ARCHITECTURE.md).  The calls here
+    keep the GIL (a PYFUNCTYPE prototype): they are short and never call
+    back into Python, and releasing and retaking the GIL is a fifth of a
+    call's cost on a quiet machine and most of it on a loaded one (measured
+    with ``bench floor``: 6.4 us against 10 us per register read and write
+    at load 9).  release_gil: a plain CFUNCTYPE prototype, as the floor uses.
     """
     address = ctypes.cast(getattr(uclib, name), ctypes.c_void_p).value
-    return ctypes.CFUNCTYPE(ctypes.c_int, *argtypes)(address)
+    kind = ctypes.CFUNCTYPE if release_gil else ctypes.PYFUNCTYPE
+    return kind(ctypes.c_int, *argtypes)(address)
 
 
 _VP, _INT = ctypes.c_void_p, ctypes.c_int
@@ -352,6 +373,11 @@ class Machine:
         self._frame = _RegBatch(uch, FRAME_REGS)
         self._sysargs = _RegBatch(uch, SYSCALL_REGS)
         self.read_syscall_args = self._sysargs.read
+        # The CPU state in place (regfile.py), where the layout checks out.
+        env = regfile.find_env(uch, _uc_reg_read, _uc_reg_write)
+        self.regs = regfile.general_registers(env) if env is not None else None
+        if self.regs is not None:
+            self.read_syscall_args, self.set_eax = _in_place_syscall(self.regs)
         self._mode = _RegBatch(uch, (x86.UC_X86_REG_EFLAGS, x86.UC_X86_REG_CS, x86.UC_X86_REG_SS))
         self._one = ctypes.c_uint64()
         self._one_addr = ctypes.addressof(self._one)
@@ -359,6 +385,8 @@ class Machine:
         self._ctx = self.uc.context_save()
         self._ctx_ptr = ctypes.cast(self._ctx.context, ctypes.c_void_p).value
         self._ctx_size = self._ctx.size
+        # error code, exception_is_int, old_exception: in place, or None
+        self._fault_fields = self._in_place_fault_fields(env)
         self.on_trap: TrapHook = self._unexpected_trap
         self.timer_unit = "instructions"
         self._quantum = 0  # the last slice length run_slice was given
@@ -530,13 +558,17 @@ class Machine:
             if self._deferred is None or not self._finish_deferred_load():
                 self.on_syscall()
             return
-        _uc_context_save(self._uch, self._ctx_ptr)
-        err = self._ctx_field(CTX_ERROR_CODE_FROM_END).value & 0xFFFFFFFF
-        is_int = self._ctx_field(CTX_EXCEPTION_IS_INT_FROM_END).value != 0
+        fields = self._fault_fields
+        if fields is None:  # through a saved copy of the context
+            _uc_context_save(self._uch, self._ctx_ptr)
+            fields = [self._ctx_field(off) for off in _FAULT_FIELDS_FROM_END]
+        err = fields[0].value & 0xFFFFFFFF
+        is_int = fields[1].value != 0
         if intno in _SETS_OLD_EXCEPTION:
             # unicorn#1883: forget this fault, or the next one is a double fault.
-            self._ctx_field(CTX_OLD_EXCEPTION_FROM_END).value = -1
-            _uc_context_restore(self._uch, self._ctx_ptr)
+            fields[2].value = -1
+            if fields is not self._fault_fields:
+                _uc_context_restore(self._uch, self._ctx_ptr)
         if self._io_fault_pending():  # an in/out before this fault faulted first
             self._deliver_io_fault()
             return
@@ -899,6 +931,18 @@ class Machine:
     # --- the saved-context workarounds ----------------------------------------
     def _ctx_field(self, from_end: int) -> ctypes.c_int32:
         return ctypes.c_int32.from_address(self._ctx_ptr + self._ctx_size - from_end)
+
+    def _in_place_fault_fields(self, env: int | None) -> tuple[ctypes.c_int32, ...] | None:
+        """The saved-context fields of _FAULT_FIELDS_FROM_END in the live CPU
+        state at env, if a context just saved is a copy of it (regfile.py)."""
+        if env is None:
+            return None
+        size = ctypes.c_size_t.from_address(self._ctx_ptr).value  # uc_context.context_size
+        _uc_context_save(self._uch, self._ctx_ptr)
+        if not 0 < size < self._ctx_size or not regfile.context_is_env(
+                env, self._ctx_ptr + self._ctx_size - size, size):
+            return None
+        return tuple(ctypes.c_int32.from_address(env + size - off) for off in _FAULT_FIELDS_FROM_END)
 
     # --- caches ---------------------------------------------------------------
     def tlb_flush(self) -> None:
