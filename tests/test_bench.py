@@ -72,6 +72,16 @@ def test_batch_fork_traps_constant_until_a_batch_fills():
     assert log[1][0] == steady0 + extra == steady0 + 2
 
 
+def test_fork_bench_pages_copied_column():
+    """Dumb fork copies every page (N more per fork with N more pages), cow
+    what is written after the fork, whatever N; both counted by the kernel
+    (the program's own count is no longer read)."""
+    copied = {(s, n): bench.bench_fork(s, n, 2, 1)["pages_copied_per_fork"]
+              for s in ("dumb", "cow") for n in (0, 16)}
+    assert copied["dumb", 16] == copied["dumb", 0] + 16 and copied["dumb", 0] > 4
+    assert copied["cow", 16] == copied["cow", 0] < copied["dumb", 0], copied
+
+
 def test_counts_are_deterministic():
     log, total = fork_log("cow", 64)
     assert len(log) == 3 and all(traps > 0 for traps, _calls in log), log  # forkbench's 3 forks

@@ -220,5 +220,7 @@ def test_monitor_input_exhausted_stops(run_program):
 def test_backtrace_names_the_assembly_entry(run_program, grade, in_order):
     """`_start` (a NOTYPE label of entry.S) is symbolized like the C functions."""
     text, _k, _result = run_program("breakpoint", monitor_input=["backtrace", "continue"])
-    assert in_order(text, [r"Stack backtrace:", r"  eip [0-9a-f]{8}  umain\+0x[0-9a-f]+",
-                           r"  ebp .*  _start\+0x[0-9a-f]+"]), text
+    assert in_order(text, [r"Stack backtrace:", r"  eip [0-9a-f]{8}",
+                           r"         user/breakpoint\.c:\d+: umain\+\d+",
+                           r"  ebp [0-9a-f]{8}  eip [0-9a-f]{8}  args( [0-9a-f]{8}){5}",
+                           r"         lib/entry\.S:\d+: _start\+\d+"]), text

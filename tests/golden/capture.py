@@ -5,7 +5,7 @@
 regenerates tests/golden/programs.json (read by tests/test_golden.py): for each
 case (program, arguments, settings) the console text and `--stats-json`'s
 counters.  Run it only when a change of console or counts is intended, and say
-so in the commit.
+so in the commit; tests/golden/diff.py OLD NEW lists what changed.
 """
 
 from __future__ import annotations

@@ -205,8 +205,8 @@ def data_symbol(data: bytes, name: str) -> tuple[int, int] | None:
     return None
 
 
-def symbolize(syms: Symbols, addr: int) -> str:
-    """Name `addr` as `name+0xoff` if it lies inside a symbol of `syms`, else as `0x%08x`.
+def symbol_at(syms: Symbols, addr: int) -> tuple[str, int] | None:
+    """(name, start) of the symbol of `syms` that holds `addr`, or None.
 
     A symbol of size 0 covers only its own address.
     """
@@ -214,5 +214,14 @@ def symbolize(syms: Symbols, addr: int) -> str:
     if index >= 0:
         start, size, name = syms[index]
         if addr < start + max(size, 1):
-            return f"{name}+0x{addr - start:x}"
-    return f"0x{addr:08x}"
+            return name, start
+    return None
+
+
+def symbolize(syms: Symbols, addr: int) -> str:
+    """Name `addr` as `name+0xoff` if it lies inside a symbol of `syms` (see
+    symbol_at), else as `0x%08x`."""
+    found = symbol_at(syms, addr)
+    if found is None:
+        return f"0x{addr:08x}"
+    return f"{found[0]}+0x{addr - found[1]:x}"

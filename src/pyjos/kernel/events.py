@@ -55,8 +55,11 @@ EVENTS: dict[str, EventKind] = {
                                       "PTE_COW page; args: va"),
     "pages_allocated": EventKind("a physical page left the free list; args: ppn"),
     "pages_freed": EventKind("a physical page returned to the free list; args: ppn"),
-    "pages_copied": EventKind("a copy-on-write copy landed: a new writable frame replaced a "
-                              "PTE_COW mapping, or the kernel copied a page; args: va, ppn"),
+    "pages_copied": EventKind("a page copied for an env: a copy-on-write copy landed (a new "
+                              "writable frame replaced a PTE_COW mapping, or the kernel copied "
+                              "a page), or a forking parent dropped a mapping it had written "
+                              "(PTE_D) of a frame only its child maps besides (dumb fork's copy, "
+                              "forks.py); args: va, ppn"),
     "kernel_page_copies": EventKind("the kernel copied a page itself; args: va, new ppn"),
     "cow_reuses": EventKind("the kernel resolved copy-on-write without a copy (pp_ref 1); "
                             "args: va"),

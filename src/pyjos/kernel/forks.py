@@ -7,14 +7,26 @@ cause) and its system calls, the trap that begins the fork included:
 counters ``fork.calls``, ``fork.traps``, ``fork.syscalls``.  ``log`` keeps
 (traps, syscalls, wall seconds) of each fork in order (the time is not a
 count: it differs from run to run).
+
+A fork that copies pages itself (dumb fork: JOS's user/dumbfork.c, the
+library's fork_dumb) does it through a window: the parent maps a new frame
+that the child maps too, writes it, and unmaps it.  window_copy counts each
+such page as copied (``pages_copied``) from the page tables alone, not from
+what the program says: see its rule.
 """
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
+from ..abi import ENVX
 from .events import Events
+from .frames import frame_vas
 from .stats import Stats
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
 
 
 class ForkEpisodes:
@@ -57,3 +69,23 @@ class ForkEpisodes:
     def forget(self, child: int) -> None:
         """child was destroyed: a fork of it in progress ends uncounted."""
         self.in_progress.pop(child, None)
+
+    def window_copy(self, k: Kernel, pgdir: int, ppn: int) -> None:
+        """A mapping of frame ppn in pgdir that the CPU marked dirty (PTE_D:
+        written through since it was made) is being dropped (unmapped or
+        replaced).  When pgdir is the directory of a parent forking a child,
+        and the frame's one other reference is the child's mapping of it, the
+        parent filled a page that from now on only the child holds: one page
+        copied (``pages_copied``; args: the child's va, ppn).  A page it did
+        not write, a frame it also maps elsewhere (the page fault handler's
+        spare page), a page it keeps sharing (sfork), and any such write
+        outside a fork do not count."""
+        if not self.in_progress or k.pmap.pages[ppn].pp_ref != 2:
+            return
+        for child, (parent_id, *_counts) in self.in_progress.items():
+            parent = ENVX(parent_id)
+            if k.envs[parent].env_id == parent_id and k.envtab.pgdir(parent) == pgdir:
+                vas = frame_vas(k, child, ppn)
+                if vas:
+                    self.events.count("pages_copied", 1, vas[0], ppn)
+                    return

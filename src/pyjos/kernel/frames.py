@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import weakref
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -45,19 +46,34 @@ def _words(k: Kernel) -> np.ndarray:
 _WORDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def env_mappings(k: Kernel, idx: int) -> list[Mapping]:
-    """Every present page of env idx below UTOP, in address order."""
+def _user_tables(k: Kernel, idx: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(pdx, the 1024 entries as a numpy view) of each page table of env
+    idx below UTOP, in address order."""
     words = _words(k)
     pd = k.envtab.pgdir(idx) >> 2
     pdes = words[pd:pd + _USER_PDES]
-    out: list[Mapping] = []
     for pdx in np.flatnonzero(pdes & PTE_P).tolist():
         pt = (int(pdes[pdx]) & ~0xFFF) >> 2
-        table = words[pt:pt + 1024]
+        yield pdx, words[pt:pt + 1024]
+
+
+def env_mappings(k: Kernel, idx: int) -> list[Mapping]:
+    """Every present page of env idx below UTOP, in address order."""
+    out: list[Mapping] = []
+    for pdx, table in _user_tables(k, idx):
         present = np.flatnonzero(table & PTE_P)
         base = pdx << 22
         for ptx, pte in zip(present.tolist(), table[present].tolist(), strict=True):
             out.append(Mapping(idx, base | (ptx << 12), pte >> PGSHIFT, pte & 0xFFF))
+    return out
+
+
+def frame_vas(k: Kernel, idx: int, ppn: int) -> list[int]:
+    """The vas below UTOP at which env idx maps frame ppn, in address order."""
+    out: list[int] = []
+    for pdx, table in _user_tables(k, idx):
+        hits = np.flatnonzero(((table & PTE_P) != 0) & ((table >> PGSHIFT) == ppn))
+        out.extend((pdx << 22) | (ptx << 12) for ptx in hits.tolist())
     return out
 
 

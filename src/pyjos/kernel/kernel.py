@@ -132,6 +132,7 @@ class Kernel:
         machine.install_timer(self._timer_helper)
         self.cpus: list[Cpu] = []
         self.pmap = Pmap(self.mem, self.events, self.cpus)
+        self.pmap.dirty_drop = lambda pgdir, ppn: self.forks.window_copy(self, pgdir, ppn)
         self.envtab = EnvTable(self.pmap, self.cprintf)
         self.envs = self.envtab.envs
         self._map_trampoline(machine)

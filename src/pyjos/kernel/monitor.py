@@ -18,13 +18,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..abi import PTE_COW, PTE_P, PTE_SHARE, PTE_U, PTE_W, EnvStatus, Trap
-from ..guest.elf import symbolize
+from ..guest.dwarf import line_table, source_line
+from ..guest.elf import symbol_at
 from .env import env_destroy
 from .frames import env_mappings, frame_mappers, pp_ref
 from .trapframe import print_trapframe, record_trap
 from .vm import copyin, user_mem_check
 
 if TYPE_CHECKING:
+    from .env import Program
     from .kernel import Kernel
 
 MAX_FRAMES = 64
@@ -115,23 +117,35 @@ def mon_help(k: Kernel, idx: int, args: list[str]) -> str | None:
 
 
 def mon_backtrace(k: Kernel, idx: int, args: list[str]) -> str | None:
-    """Walk the user stack's frame-pointer chain."""
+    """Walk the user stack's frame-pointer chain, as JOS's mon_backtrace: the
+    trap's eip, then per frame its ebp, return eip and first five argument
+    words, each eip followed by its source position (see source_position)."""
     tf = k.envs[idx].env_tf
     prog = k.envtab.programs.get(idx)
     pgdir = k.envtab.pgdir(idx)
-    syms = prog.symbols if prog else []
     k.cprintf("Stack backtrace:\n")
     ebp, eip = tf.tf_regs.reg_ebp, tf.tf_eip
-    k.cprintf(f"  eip {eip:08x}  {symbolize(syms, eip)}\n")
+    k.cprintf(f"  eip {eip:08x}\n{source_position(prog, eip)}")
     for _ in range(MAX_FRAMES):
         if ebp == 0 or user_mem_check(k.pmap, pgdir, ebp, 28, PTE_U) is not None:
             break
         words = struct.unpack("<7I", copyin(k.pmap, pgdir, ebp, 28))
         ret = words[1]
         args_s = " ".join(f"{a:08x}" for a in words[2:])
-        k.cprintf(f"  ebp {ebp:08x}  eip {ret:08x}  args {args_s}  {symbolize(syms, ret)}\n")
+        k.cprintf(f"  ebp {ebp:08x}  eip {ret:08x}  args {args_s}\n{source_position(prog, ret)}")
         ebp = words[0]
     return None
+
+
+def source_position(prog: Program | None, eip: int) -> str:
+    """JOS's line after each frame (debuginfo_eip): `file:line: fn+offset`,
+    offset in decimal; file and line from the ELF's DWARF line table, fn
+    from its symbols, and `<unknown>` (line 0, offset 0) for what they lack."""
+    where = source_line(line_table(bytes(prog.elf)), eip) if prog else None
+    file, line = where or ("<unknown>", 0)
+    found = symbol_at(prog.symbols, eip) if prog else None
+    name, start = found or ("<unknown>", eip)
+    return f"         {file}:{line}: {name}+{eip - start}\n"
 
 
 def mon_tf(k: Kernel, idx: int, args: list[str]) -> str | None:

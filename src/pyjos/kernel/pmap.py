@@ -38,13 +38,14 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..abi import (
     E_FAULT, E_NO_MEM, KERNBASE, NENV, NPDENTRIES, PDX, PGSHIFT, PGSIZE, PTE_ADDR, PTE_COW,
-    PTE_P, PTE_SHARE, PTE_SYSCALL, PTE_U, PTE_W, PTSIZE, PTX, ROUNDUP, UENVS, UPAGES, UTOP, UVPT, Env,
+    PTE_D, PTE_P, PTE_SHARE, PTE_SYSCALL, PTE_U, PTE_W, PTSIZE, PTX, ROUNDUP, UENVS, UPAGES, UTOP, UVPT, Env,
     PageInfo,
 )
 from ..machine import PhysMem
@@ -81,6 +82,10 @@ class Pmap:
         self._heads = [0, 0]
         self._window_ppn = KERN_WINDOW >> PGSHIFT
         self.nfree = 0
+        # Called as dirty_drop(pgdir, ppn) before a mapping whose PTE the
+        # CPU marked dirty is dropped (unmapped or replaced): forks.py counts
+        # dumb fork's copies there.  None: nothing to tell.
+        self.dirty_drop: Callable[[int, int], None] | None = None
         self._map_kernel()
         self._page_init()
 
@@ -353,6 +358,10 @@ class Pmap:
             self._drop(pgdir, pte_pa, old)
 
     def _drop(self, pgdir: int, pte_pa: int, old: int) -> None:
+        """Clear the PTE `old` at pte_pa and release its frame (after telling
+        dirty_drop if the CPU wrote through it)."""
+        if old & PTE_D and self.dirty_drop is not None:
+            self.dirty_drop(pgdir, old >> PGSHIFT)
         self.write_pte(pgdir, pte_pa, 0)
         self.page_decref(old >> PGSHIFT)
 

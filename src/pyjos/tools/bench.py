@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import platform
 import random
-import re
 import statistics
 import subprocess
 import time
@@ -65,10 +64,8 @@ def environment() -> dict[str, str]:
 def _counted_run(programs: list[str], args: list[str],
                  config: KernelConfig) -> tuple[float, dict[str, int], list[float]]:
     """(wall seconds of run(), global counters, fork episode seconds) for one
-    boot.  A program's own count of pages copied at fork time (forkbench's
-    last line) is added to the counters as `eager_copies`."""
-    console: list[str] = []
-    kernel = Kernel(config, out=console.append)
+    boot (the console is discarded)."""
+    kernel = Kernel(config, out=lambda _text: None)
     for program in programs:
         kernel.create_env(program, args)
     start = time.perf_counter()
@@ -77,9 +74,6 @@ def _counted_run(programs: list[str], args: list[str],
     if result.reason != "idle":
         raise RuntimeError(f"benchmark run of {programs} ended with {result.reason}: {result.message}")
     counts = dict(kernel.stats.total)
-    copied = re.search(r"(\d+) pages copied at fork time", "".join(console))
-    if copied:
-        counts["eager_copies"] = int(copied.group(1))
     return elapsed, counts, [seconds for _traps, _calls, seconds in kernel.fork_log]
 
 
@@ -95,12 +89,12 @@ _MIB = 1024 * 1024
 _SLACK = 64 * _MIB  # kernel tables, the program, the children's stacks
 
 # Per-fork counter differences (run with F forks minus run with none) / F.
-# pages copied: copy-on-write copies (seen by the kernel) plus the copies the
-# library made at fork time (fork_dumb), which it reports itself.
+# pages copied: copy-on-write copies and dumb fork's eager copies, both seen
+# by the kernel (events.py's pages_copied).
 _CYCLE_KEYS = {
     "faults_per_fork": "page_faults",
     "upcalls_per_fork": "upcalls",
-    "pages_copied_per_fork": ("pages_copied", "eager_copies"),
+    "pages_copied_per_fork": "pages_copied",
     "pages_allocated_per_fork": "pages_allocated",
     "pte_writes_per_fork": "pte_writes",
     "pt_pages_per_fork": "pt_pages_allocated",
@@ -162,8 +156,7 @@ def bench_fork(strategy: str, pages: int, forks: int, repeat: int,
         "syscalls_per_cycle": _per(counts, base, "syscalls.", forks),
     }
     for key, counter in _CYCLE_KEYS.items():
-        names = counter if isinstance(counter, tuple) else (counter,)
-        row[key] = sum(_per(counts, base, name, forks) for name in names)
+        row[key] = _per(counts, base, counter, forks)
     row["ms_per_fork"] = round(_median(calls_ms), 4)
     row["ms_per_fork_min"] = round(min(calls_ms), 4)
     row["ms_per_fork_cycle"] = round(_median(cycles), 4)
