@@ -3,7 +3,8 @@
  *     mov $0x600d,%eax; mov $3,%ecx; xor %edx,%edx; <insn>; ret
  * with the dwords at DATA set to 5 and 7 first; prints where the
  * instruction is and what it did.  The arguments share the code page, so a
- * second one rewrites the code the first ran. */
+ * second one rewrites the code the first ran.  It yields a few times
+ * first, so that with several CPUs the envs spread over them. */
 #include "iso.h"
 
 #define CODE	0x00a00000
@@ -43,6 +44,8 @@ umain(int argc, char **argv)
 
 	if (sys_page_alloc(0, (void *) CODE, PUW) < 0 || sys_page_alloc(0, (void *) DATA, PUW) < 0)
 		panic("lockform: no memory");
+	for (i = 0; i < 4; i++)
+		sys_yield();
 	for (i = 1; i < argc; i++) {
 		data[0] = 5;
 		data[1] = 7;
