@@ -18,6 +18,7 @@ import pytest
 from conftest import check_no_leaks, grade_text
 from pyjos.guest.build import build_program, list_programs
 from pyjos.kernel import Kernel, KernelConfig, audit
+from pyjos.kernel import kernel as kernel_module
 from pyjos.kernel.kernel import native_lock_check
 from pyjos.machine.lockcheck import NHOOKED, decode
 
@@ -206,4 +207,15 @@ def test_every_cpu_checks():
     text, kernel = run([["f089c0"], [f"f08b05{DATA}"], [f"f00105{DATA}"]], cpus=2)
     assert len(re.findall(r"trap 0x00000006 Invalid Opcode", text)) == 2, text
     assert set(re.findall(r"TRAP frame at 0x[0-9a-f]+ from CPU (\d)", text)) == {"0", "1"}, text
+    assert f"ran f00105{DATA}: eax 0000600d mem 00006012 00000007" in text, text
+
+
+def test_with_the_instruction_count_timer(monkeypatch):
+    """Without the native timer (slices counted by Unicorn's instruction count,
+    itself a code hook), the check works the same."""
+    monkeypatch.setattr(kernel_module, "native_timer", lambda: None)
+    text, kernel = run([["f089c0"], [f"90f08b05{DATA}"], [f"f00105{DATA}"]])
+    assert kernel.cpus[0].machine.timer_unit == "instructions"
+    eips = re.findall(r"^  eip  0x([0-9a-f]{8})$", text, re.M)
+    assert sorted(int(e, 16) for e in eips) == [SITE, SITE + 1], text
     assert f"ran f00105{DATA}: eax 0000600d mem 00006012 00000007" in text, text
