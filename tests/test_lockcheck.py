@@ -219,3 +219,13 @@ def test_with_the_instruction_count_timer(monkeypatch):
     eips = re.findall(r"^  eip  0x([0-9a-f]{8})$", text, re.M)
     assert sorted(int(e, 16) for e in eips) == [SITE, SITE + 1], text
     assert f"ran f00105{DATA}: eax 0000600d mem 00006012 00000007" in text, text
+
+
+@pytest.mark.parametrize("insns,trap,eip", [("e460f089c0", "0d", SITE), ("f089c0e460", "06", SITE),
+                                            ("90e460f089c0", "0d", SITE + 1)])
+def test_the_first_fault_of_a_block_wins(insns, trap, eip):
+    """An `in` (#GP, delivered after its block: Machine._io_fault) and a bad
+    lock in one block: whichever comes first faults, at its own eip."""
+    text, _k = run([[insns]])
+    grade_text(text, required=[rf"  trap 0x000000{trap} .*", rf"  eip  0x{eip:08x}"],
+               forbidden=[r"ran .*"])

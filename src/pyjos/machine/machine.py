@@ -501,8 +501,8 @@ class Machine:
             self._quantum = quantum
         if self.timer_unit == "instructions":
             self.uc.emu_start(eip, 0, 0, self._quantum)
-            while (self._lock_stopped() or self._io_fault_pending()) and not self.stopped:
-                eip = self._trampoline if self._io_fault_pending() else self.eip()
+            while (self._lock_stopped() or self._fault_kept()) and not self.stopped:
+                eip = self._trampoline if self._fault_kept() else self.eip()
                 self.uc.emu_start(eip, 0, 0, self._quantum)  # see _keep_fault
             return not (self.stopped or self.stop_requested)
         budget = self._budget
@@ -513,7 +513,7 @@ class Machine:
         while True:
             self.uc.emu_start(eip, 0, 0, 0)
             locked = self._lock_stopped()
-            if self._io_fault_pending() and not self.stopped:
+            if self._fault_kept() and not self.stopped:
                 eip = self._trampoline  # deliver a kept fault (_keep_fault)
                 if budget.expired:  # the timer fires right after it
                     budget.expired, budget.left = 0, 1
@@ -572,7 +572,7 @@ class Machine:
             # unicorn#1883: forget this fault, or the next one is a double fault.
             self._ctx_field(CTX_OLD_EXCEPTION_FROM_END).value = -1
             _uc_context_restore(self._uch, self._ctx_ptr)
-        if self._io_fault_pending():  # an in/out before this fault faulted first
+        if self._fault_kept():  # an in/out before this fault faulted first
             self._deliver_kept_fault()
             return
         self.on_trap(intno, err, is_int)
@@ -619,7 +619,7 @@ class Machine:
         self._deferred = self._frame.read()
         self._deferred_trap = trapno
 
-    def _io_fault_pending(self) -> bool:
+    def _fault_kept(self) -> bool:
         """True if a kept fault waits for the trampoline (_keep_fault)."""
         return isinstance(self._deferred, list)
 
@@ -641,7 +641,8 @@ class Machine:
             self.tb_flush()
             return True
         if lock.take_fault():
-            self._keep_fault(_T_ILLOP)
+            if self._deferred is None:  # else an in/out before it faults first
+                self._keep_fault(_T_ILLOP)
             return True
         return False
 
@@ -824,7 +825,7 @@ class Machine:
         (then it is a system call)."""
         if self.eip() != self._trampoline + len(TRAMPOLINE_CODE):
             return False
-        if self._io_fault_pending():
+        if self._fault_kept():
             self._deliver_kept_fault()
             return True
         slots, self._deferred = self._deferred, None
