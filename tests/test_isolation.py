@@ -207,10 +207,7 @@ def test_item7_lock_on_a_register_instruction_is_invalid():
 
 
 @pytest.mark.parametrize("what,trap", [
-    ("insb", "0d"), ("outsb", "0d"), ("rdpmc", "0d"),
-    pytest.param("lock_mov", "06", marks=pytest.mark.xfail(
-        strict=True, reason="Unicorn runs lock on a register-only mov (#UD due); no "
-        "Unicorn hook sees a prefix short of a code hook on every instruction"))])
+    ("insb", "0d"), ("outsb", "0d"), ("rdpmc", "0d"), ("lock_mov", "06")])
 def test_item7_instructions_fault_as_on_the_cpu(what, trap):
     """Each faults at its own eip with JOS's printout; the env is destroyed and
     a bystander (which runs right after, on the same CPU) is unharmed."""

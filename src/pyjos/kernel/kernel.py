@@ -130,6 +130,8 @@ class Kernel:
         machine.calibrate()  # before boot: it borrows physical pages 1-5
         self._timer_helper = native_timer()
         machine.install_timer(self._timer_helper)
+        self._lock_helper = native_lock_check()
+        machine.install_lock_check(self._lock_helper)
         self.cpus: list[Cpu] = []
         self.pmap = Pmap(self.mem, self.events, self.cpus)
         self.pmap.dirty_drop = lambda pgdir, ppn: self.forks.window_copy(self, pgdir, ppn)
@@ -186,6 +188,7 @@ class Kernel:
         if machine.foreign_mode():
             raise MachineError(f"CPU {len(self.cpus)} did not reach ring 3 at boot")
         machine.install_timer(self._timer_helper)
+        machine.install_lock_check(self._lock_helper)
         self.cprintf(f"SMP: CPU {len(self.cpus)} starting\n")
         return machine
 
@@ -525,6 +528,13 @@ def native_timer() -> str | None:
     """The shared object of the native block timer (host/preempt.c, built
     once and cached), or None where no host C compiler builds it."""
     helper = build_host_library("preempt", HOST_DIR / "preempt.c")
+    return str(helper) if helper else None
+
+
+def native_lock_check() -> str | None:
+    """The shared object of the native lock-prefix check (host/lockcheck.c,
+    built once and cached), or None where no host C compiler builds it."""
+    helper = build_host_library("lockcheck", HOST_DIR / "lockcheck.c")
     return str(helper) if helper else None
 
 
