@@ -227,3 +227,26 @@ def test_every_cpu_runs_envs_in_ring_3():
     assert {int(c) for c in re.findall(r"^TRAP frame at 0x........ from CPU (\d)$", text, re.M)} \
         == {0, 1, 2, 3}, text
     assert "I read" not in text
+
+
+def test_a_halt_between_subslices_stops_the_next_cpu_at_once() -> None:
+    """Ctrl-C's watcher thread may halt the machine while the run loop is
+    between two CPUs' sub-slices (no machine inside emu_start): the next CPU
+    must not run its whole sub-slice (here 10^6 blocks of a spinning env)
+    first.  Measured: Unicorn keeps a stop asked for outside emulation, and the
+    CPU stops within a few blocks."""
+    k = Kernel(KernelConfig(cpus=4, quantum=4 * 10**6), out=lambda _s: None)
+    k.create_env("spin")
+    at_halt: list[int] = []
+    runnable = k._runnable
+
+    def halting(cpu) -> bool:
+        ok = runnable(cpu)
+        if cpu.num == 1 and cpu.counts["subslices"] >= 2 and not at_halt:
+            k.halt("interrupted", "between sub-slices")
+            at_halt.append(sum(c.machine.blocks_executed() for c in k.cpus))
+        return ok
+    k._runnable = halting
+    assert k.run().reason == "interrupted"
+    assert at_halt and at_halt[0] > 2 * 10**6  # CPU 1 had spun two sub-slices
+    assert sum(c.machine.blocks_executed() for c in k.cpus) - at_halt[0] < 100
