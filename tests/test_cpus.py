@@ -123,6 +123,32 @@ def test_without_the_shootdown_the_child_reads_the_old_frame(monkeypatch) -> Non
     assert "shootdown: the child read 99: the old frame\n" in "".join(out)
 
 
+CODECOPY = guest_source("codecopy")
+
+
+def _codecopy(monkeypatch=None, skip_unloaded=False) -> str:
+    if skip_unloaded:  # a kernel that drops code only where the directory is loaded
+        from pyjos.kernel.cpu import Cpu
+        invalidate = Cpu.invalidate_code
+        monkeypatch.setattr(Cpu, "invalidate_code", lambda cpu, pgdir, va, size: (
+            invalidate(cpu, pgdir, va, size) if pgdir == cpu.pgdir else None))
+    out: list[str] = []
+    k = Kernel(KernelConfig(cpus=2, cow_faults="kernel", **LIMIT), out=out.append)
+    k.create_env(CODECOPY)
+    assert k.run().reason == "idle"
+    return "".join(out)
+
+
+def test_a_kernel_copy_drops_the_frames_old_code_on_every_cpu(monkeypatch) -> None:
+    """Code translated on either CPU from a frame the kernel then copies
+    another page into never runs again, also on the CPU that has another
+    directory loaded at the copy (Cpu.invalidate_code loads the directory for
+    the moment, instead of dropping all of that CPU's translated code)."""
+    text = _codecopy()
+    assert "codecopy: 0 stale calls\n" in text, text
+    assert "codecopy: 1 stale calls\n" in _codecopy(monkeypatch, skip_unloaded=True)
+
+
 def test_spinlocked_counter_is_exact_on_four_cpus(run_programs) -> None:
     text, _k, _r = run_programs([SMPCOUNT], ["4", "1500", "lock"], cpus=4, **LIMIT)
     assert "smpcount: 6000 of 6000, exact, CPUs f\n" in text, text
