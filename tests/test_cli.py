@@ -277,12 +277,14 @@ def _interrupt_and_time(proc: subprocess.Popen) -> float:
     return time.monotonic() - start
 
 
-def test_sigint_stops_a_long_time_slice():
+@pytest.mark.parametrize("cpus", ["1", "4"])
+def test_sigint_stops_a_long_time_slice(cpus):
     """Ctrl-C in the middle of a 10^9-block slice of a spinning env (no trap
-    for minutes) stops the machine within a fraction of a second."""
+    for minutes) stops the machine within a fraction of a second (with 4
+    CPUs, in a sub-slice of 2.5 * 10^8 blocks, the other CPUs idle or paused)."""
     assert pyjos("run", "-q", "--max-insns", "1000", "spin").returncode == 4  # built
-    proc = subprocess.Popen([sys.executable, "-m", "pyjos", "run", "-q", "--quantum",
-                             "1000000000", "spin"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "pyjos", "run", "-q", "--cpus", cpus,
+                             "--quantum", "1000000000", "spin"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     seen = _wait_for(proc.stdout.fileno(), b"Spinning...", 60)
     assert b"Spinning..." in seen, seen
@@ -292,14 +294,18 @@ def test_sigint_stops_a_long_time_slice():
     assert took < 3, f"took {took:.2f} s"  # measured ~0.05 s on a quiet machine
 
 
-def test_sigint_at_the_monitor_prompt():
-    """Ctrl-C at the monitor's K> prompt (stdin a terminal) ends the run."""
+@pytest.mark.parametrize("argv", [["breakpoint"],
+                                  ["--cpus", "4", str(guest_source("spinforever")), "breakpoint"]],
+                         ids=["1cpu", "4cpus"])
+def test_sigint_at_the_monitor_prompt(argv):
+    """Ctrl-C at the monitor's K> prompt (stdin a terminal) ends the run; with
+    4 CPUs, while the monitor holds every CPU (one of them spinning)."""
     import os
     import pty
 
-    pyjos("run", "-q", "breakpoint")  # built (no terminal: it stops in the monitor)
+    pyjos("run", "-q", "--max-insns", "1000", *argv)  # built
     main, sub = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "pyjos", "run", "-q", "breakpoint"],
+    proc = subprocess.Popen([sys.executable, "-m", "pyjos", "run", "-q", *argv],
                             stdin=sub, stdout=sub, stderr=sub, close_fds=True)
     os.close(sub)
     try:

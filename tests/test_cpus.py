@@ -123,6 +123,32 @@ def test_without_the_shootdown_the_child_reads_the_old_frame(monkeypatch) -> Non
     assert "shootdown: the child read 99: the old frame\n" in "".join(out)
 
 
+CODECOPY = guest_source("codecopy")
+
+
+def _codecopy(monkeypatch=None, skip_unloaded=False) -> str:
+    if skip_unloaded:  # a kernel that drops code only where the directory is loaded
+        from pyjos.kernel.cpu import Cpu
+        invalidate = Cpu.invalidate_code
+        monkeypatch.setattr(Cpu, "invalidate_code", lambda cpu, pgdir, va, size: (
+            invalidate(cpu, pgdir, va, size) if pgdir == cpu.pgdir else None))
+    out: list[str] = []
+    k = Kernel(KernelConfig(cpus=2, cow_faults="kernel", **LIMIT), out=out.append)
+    k.create_env(CODECOPY)
+    assert k.run().reason == "idle"
+    return "".join(out)
+
+
+def test_a_kernel_copy_drops_the_frames_old_code_on_every_cpu(monkeypatch) -> None:
+    """Code translated on either CPU from a frame the kernel then copies
+    another page into never runs again, also on the CPU that has another
+    directory loaded at the copy (Cpu.invalidate_code loads the directory for
+    the moment, instead of dropping all of that CPU's translated code)."""
+    text = _codecopy()
+    assert "codecopy: 0 stale calls\n" in text, text
+    assert "codecopy: 1 stale calls\n" in _codecopy(monkeypatch, skip_unloaded=True)
+
+
 def test_spinlocked_counter_is_exact_on_four_cpus(run_programs) -> None:
     text, _k, _r = run_programs([SMPCOUNT], ["4", "1500", "lock"], cpus=4, **LIMIT)
     assert "smpcount: 6000 of 6000, exact, CPUs f\n" in text, text
@@ -227,3 +253,26 @@ def test_every_cpu_runs_envs_in_ring_3():
     assert {int(c) for c in re.findall(r"^TRAP frame at 0x........ from CPU (\d)$", text, re.M)} \
         == {0, 1, 2, 3}, text
     assert "I read" not in text
+
+
+def test_a_halt_between_subslices_stops_the_next_cpu_at_once() -> None:
+    """Ctrl-C's watcher thread may halt the machine while the run loop is
+    between two CPUs' sub-slices (no machine inside emu_start): the next CPU
+    must not run its whole sub-slice (here 10^6 blocks of a spinning env)
+    first.  Measured: Unicorn keeps a stop asked for outside emulation, and the
+    CPU stops within a few blocks."""
+    k = Kernel(KernelConfig(cpus=4, quantum=4 * 10**6), out=lambda _s: None)
+    k.create_env("spin")
+    at_halt: list[int] = []
+    runnable = k._runnable
+
+    def halting(cpu) -> bool:
+        ok = runnable(cpu)
+        if cpu.num == 1 and cpu.counts["subslices"] >= 2 and not at_halt:
+            k.halt("interrupted", "between sub-slices")
+            at_halt.append(sum(c.machine.blocks_executed() for c in k.cpus))
+        return ok
+    k._runnable = halting
+    assert k.run().reason == "interrupted"
+    assert at_halt and at_halt[0] > 2 * 10**6  # CPU 1 had spun two sub-slices
+    assert sum(c.machine.blocks_executed() for c in k.cpus) - at_halt[0] < 100

@@ -57,8 +57,17 @@ def forktree_cow(tmp_path_factory):
     return viewed(tmp_path_factory.mktemp("mv"), "forktree", fork="cow")
 
 
-def test_the_data_agrees_with_the_page_tables_at_every_moment(forktree_cow):
-    moments, ours, system, _ = forktree_cow
+@pytest.fixture(scope="module")
+def forktree_cow_2cpus(tmp_path_factory):
+    return viewed(tmp_path_factory.mktemp("mv2"), "forktree", fork="cow", cpus=2)
+
+
+BOTH = pytest.mark.parametrize("run", ["forktree_cow", "forktree_cow_2cpus"])
+
+
+@BOTH
+def test_the_data_agrees_with_the_page_tables_at_every_moment(request, run):
+    moments, ours, system, _ = request.getfixturevalue(run)
     assert len(moments) == len(ours) == 14 + 15 + 1  # forks, exits, the end
     for m, (tables, pp_ref_above_1) in zip(moments, ours, strict=True):
         assert {e["id"]: [p[:3] for p in e["pages"]] for e in m["envs"]} == tables, m["label"]
@@ -71,12 +80,17 @@ def test_the_data_agrees_with_the_page_tables_at_every_moment(forktree_cow):
     assert moments[-1]["envs"] == []  # everyone exited
 
 
-def test_after_every_fork_the_child_maps_the_parents_frames_copy_on_write(forktree_cow):
-    moments, _, _, _ = forktree_cow
-    broken = 0
+@BOTH
+def test_after_every_fork_the_child_maps_the_parents_frames_copy_on_write(request, run):
+    moments, _, system, _ = request.getfixturevalue(run)
+    broken, running = 0, set()
     for m in (m for m in moments if m["kind"] == "fork"):
         envs = {e["id"]: e for e in m["envs"]}
         child = envs[m["focus"]]
+        # The label names the parent, whichever CPU it ran on; with 2 CPUs,
+        # another env runs on the other CPU meanwhile.
+        assert m["label"].split()[3] == child["parent"], m["label"]
+        running.add(sum(e["status"] == "RUNNING" for e in envs.values()))
         parent = {p[0]: p for p in envs[child["parent"]]["pages"]}
         for va, ppn, bits, kind in child["pages"]:
             if kind == XSTACK_KIND:
@@ -91,6 +105,7 @@ def test_after_every_fork_the_child_maps_the_parents_frames_copy_on_write(forktr
                 assert "C" in bits and "W" in pbits and va == STACK
                 broken += 1
     assert broken > 0
+    assert max(running) == system.kernel.config.cpus
 
 
 def test_strategies_look_different(tmp_path):

@@ -103,25 +103,32 @@ def _counts_in(trace) -> dict[str, int]:
     return {r["name"]: r["args"]["count"] for r in records(trace, "C", cat="counts")}
 
 
-@pytest.mark.parametrize("strategy", list(FORK_STRATEGIES))
-def test_every_event_count_equals_its_counter(tmp_path, strategy):
-    trace, system, _ = traced(tmp_path, "forktree", fork=strategy)
-    stats = system.stats
+def assert_counts_match(trace, stats) -> None:
+    """Every counter track ends at its --stats count, and the events with records
+    of their own have one record each."""
     assert _counts_in(trace) == {k: v for k, v in stats.items() if k in COUNTERS}
-    # Events that get records of their own: one record each.
     calls = Counter(r["name"][4:] for r in records(trace, "X", cat="syscall"))
     assert {f"syscalls.{n}": c for n, c in calls.items()} == {
         k: v for k, v in stats.items() if k.startswith("syscalls.")}
-    per_record = {"page_faults": ("i", "page fault"), "upcalls": ("b", "upcall"),
-                  "pages_copied": ("i", "page copied"), "tlb_flushes": ("i", "TLB flush"),
-                  "env_switches": ("i", "env switch"), "traps.timer": ("i", "timer"),
-                  "kernel_page_copies": ("i", "kernel page copy")}
-    for counter, (ph, name) in per_record.items():
+    for counter, (ph, name) in PER_RECORD.items():
         assert len(records(trace, ph, name=name)) == stats.get(counter, 0), counter
     forks = [e for e in records(trace, "e", name="fork") if "unfinished" not in e["args"]]
     assert len(forks) == stats["fork.calls"]
     assert sum(e["args"]["traps"] for e in forks) == stats["fork.traps"]
     assert sum(e["args"]["syscalls"] for e in forks) == stats["fork.syscalls"]
+
+
+# Counted events that get a record each: counter -> (phase, record name).
+PER_RECORD = {"page_faults": ("i", "page fault"), "upcalls": ("b", "upcall"),
+              "pages_copied": ("i", "page copied"), "tlb_flushes": ("i", "TLB flush"),
+              "env_switches": ("i", "env switch"), "traps.timer": ("i", "timer"),
+              "kernel_page_copies": ("i", "kernel page copy")}
+
+
+@pytest.mark.parametrize("strategy", list(FORK_STRATEGIES))
+def test_every_event_count_equals_its_counter(tmp_path, strategy):
+    trace, system, _ = traced(tmp_path, "forktree", fork=strategy)
+    assert_counts_match(trace, system.stats)
 
 
 @pytest.mark.parametrize("clock", ["blocks", "model:i386"])
@@ -258,3 +265,70 @@ def test_an_unknown_system_call_is_a_slice_with_its_number(tmp_path):
     (call,) = records(trace, "X", name="sys_unknown")
     assert call["args"] == {"number": "0x00000063", "ret": -3}  # -E_INVAL
     assert "got -3" in system.console
+
+
+# --- several CPUs ----------------------------------------------------------------------
+def traced_cpus(tmp_path: Path, program: str, cpus: int, **settings):
+    """traced() with several CPUs, also recording which CPU each event came
+    from; (trace, System, path, Counter of (event, cpu))."""
+    path = tmp_path / f"{program}-{cpus}.json"
+    system = boot(cpus=cpus, **settings)
+    tracer = Tracer(system.kernel, path)
+    seen: Counter = Counter()
+    system.subscribe(lambda ev: seen.update([(ev.name, ev.cpu)]))
+    system.spawn(program)
+    system.run()
+    tracer.close()
+    return json.loads(path.read_text()), system, path, seen
+
+
+def seen_on(seen: Counter, wanted) -> Counter:
+    """CPU -> how many of the events seen (traced_cpus) wanted(name) accepts."""
+    out: Counter = Counter()
+    for (name, cpu), n in seen.items():
+        if wanted(name):
+            out[cpu] += n
+    return out
+
+
+@pytest.mark.parametrize("program, cpus", [("forktree", 2), ("forktree", 4), ("stresssched", 4)])
+def test_several_cpus_each_cpus_events_on_its_track(tmp_path, program, cpus):
+    trace, system, _, seen = traced_cpus(tmp_path, program, cpus)
+    assert_counts_match(trace, system.stats)
+    per_cpu = system.kernel.cpu_counts()
+    procs = {p["pid"]: p["args"]["name"] for p in records(trace, "M", name="process_name")}
+    used = {pid for pid in range(1, cpus + 1) if per_cpu[str(pid - 1)]["subslices"]}
+    assert len(used) >= 2 and procs == {pid: f"cpu {pid - 1}" for pid in used}
+    assert {r["pid"] for r in trace["traceEvents"]} == used
+    # Each record is on the process of the CPU its event happened on.
+    for counter, (ph, name) in PER_RECORD.items():
+        on_pid = Counter(r["pid"] - 1 for r in records(trace, ph, name=name))
+        assert on_pid == seen_on(seen, lambda ev, name=counter: ev == name), counter
+    timers = Counter(r["pid"] - 1 for r in records(trace, "i", name="timer"))
+    assert timers == Counter({int(c): n["timer_interrupts"] for c, n in per_cpu.items()})
+    calls = Counter(r["pid"] - 1 for r in records(trace, "X", cat="syscall"))
+    assert calls == seen_on(seen, lambda ev: ev.startswith("syscalls."))
+    # A system call lies inside a run slice of its env on the same CPU.
+    runs = records(trace, "X", cat="switch", name="run")
+    for call in records(trace, "X", cat="syscall"):
+        assert any(run["pid"] == call["pid"] and run["tid"] == call["tid"]
+                   and run["ts"] <= call["ts"] and call["ts"] + call["dur"] <= run["ts"] + run["dur"]
+                   for run in runs), call
+    # One time axis for all CPUs: records in time order, and a child runs
+    # only after the fork episode that made it runnable ended.
+    ts = [r["ts"] for r in trace["traceEvents"] if r["ph"] in "iCbe"]
+    assert ts == sorted(ts)
+    fork_end = {r["args"]["child"]: r["ts"] for r in records(trace, "e", name="fork")}
+    for run in runs:
+        assert run["ts"] >= fork_end.get(f"{run['tid']:08x}", 0), run
+
+
+@pytest.mark.parametrize("clock", ["blocks", "model:i386"])
+def test_several_cpus_same_seed_byte_identical_trace(tmp_path, clock):
+    def trace_of(seed: int, name: str) -> bytes:
+        return traced(tmp_path, "stresssched", clock=clock, name=name, cpus=4,
+                      seed=seed)[2].read_bytes()
+
+    first = trace_of(3, "a.json")
+    assert trace_of(3, "b.json") == first
+    assert trace_of(4, "c.json") != first

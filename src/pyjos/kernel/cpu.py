@@ -76,6 +76,20 @@ class Cpu:
             self.tlb_stale = False
             self.events.bump("tlb_flushes")
 
+    def invalidate_code(self, pgdir: int, va: int, size: int) -> None:
+        """Drop this CPU's code translated from the frames mapped at
+        [va, va+size) in pgdir.  If pgdir is not the loaded directory, it is
+        loaded for that moment: the two CR3 writes flush the TLB, which costs
+        far less than dropping every translated block (with 4 CPUs, forktree
+        --cow-faults kernel ran 3.4x the instructions of 1 CPU that way)."""
+        if pgdir == self.pgdir:
+            self.flush_tlb_if_stale()
+            self.machine.invalidate_code(va, size)
+            return
+        self.machine.set_cr3(pgdir)
+        self.machine.invalidate_code(va, size)
+        self.machine.set_cr3(self.pgdir)
+
     def save_frame(self, idx: int) -> None:
         """The CPU's registers -> env idx's env_tf (idx runs here)."""
         self.machine.save_frame(self.frames[idx])

@@ -403,14 +403,10 @@ class Pmap:
     def code_changed(self, pgdir: int, va: int) -> None:
         """The kernel rewrote the frame now mapped at va in pgdir: host-side
         writes do not invalidate code translated from its old contents, so
-        every CPU drops it, through the user mapping where pgdir is loaded
-        (see Machine.invalidate_code), else all of its translated code."""
+        every CPU drops it, through that user mapping (see
+        Machine.invalidate_code; Cpu.invalidate_code)."""
         for cpu in self.cpus:
-            if cpu.pgdir == pgdir:
-                cpu.flush_tlb_if_stale()
-                cpu.machine.invalidate_code(va, PGSIZE)
-            else:
-                cpu.machine.tb_flush()
+            cpu.invalidate_code(pgdir, va, PGSIZE)
 
     def drop_translations(self) -> None:
         """Every CPU forgets all translated code (frames were reloaded with code)."""

@@ -24,7 +24,9 @@ each equals its `--stats` counter.
 
 The time axis (`ts`, in the format's microseconds) is a clock: ``blocks``
 (the default) is guest basic blocks executed plus one unit per kernel event,
-so kernel work is ordered and visible; ``model:i386|p4|host`` is the cost
+so kernel work is ordered and visible (with several CPUs, the blocks of all
+CPUs: one axis in the order the run loop stepped them, their sub-slices
+taking turns, so an env never runs before the event that made it runnable); ``model:i386|p4|host`` is the cost
 model's cycles (guest blocks and counted kernel events priced as in
 costmodel.py) turned into microseconds at that CPU's clock rate; ``wall`` is
 host time.  All but ``wall`` are deterministic: two runs give
@@ -95,6 +97,7 @@ class Clock:
         if name not in CLOCKS:
             raise TraceError(f"unknown trace clock {name!r} (choose from {', '.join(CLOCKS)})")
         self.kernel, self.name = kernel, name
+        self.machines = [cpu.machine for cpu in kernel.cpus]
         self.units = 0.0  # kernel work so far, in the clock's units
         self.block_price, self.scale, self.prices, self.scaled = 1.0, 1.0, {}, False
         self._t0 = time.perf_counter_ns()
@@ -119,7 +122,7 @@ class Clock:
                 self.units += price * (ev.n if ev.name in _COUNTED else 1)
         elif ev.name != "guest_blocks":
             self.units += 1
-        blocks = self.kernel.cpus[ev.cpu].machine.blocks_executed() or 0
+        blocks = sum(machine.blocks_executed() or 0 for machine in self.machines)
         return round((blocks * self.block_price + self.units) * self.scale, 3)
 
 
