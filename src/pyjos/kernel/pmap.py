@@ -44,9 +44,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..abi import (
-    E_FAULT, E_NO_MEM, KERNBASE, NENV, NPDENTRIES, PDX, PGSHIFT, PGSIZE, PTE_ADDR, PTE_COW,
-    PTE_D, PTE_P, PTE_SHARE, PTE_SYSCALL, PTE_U, PTE_W, PTSIZE, PTX, ROUNDUP, UENVS, UPAGES, UTOP, UVPT, Env,
-    PageInfo,
+    E_FAULT, E_NO_MEM, KERNBASE, NENV, NPDENTRIES, PDX, PDXSHIFT, PGSHIFT, PGSIZE, PTE_ADDR,
+    PTE_COW, PTE_D, PTE_P, PTE_SHARE, PTE_SYSCALL, PTE_U, PTE_W, PTSIZE, PTX, PTXSHIFT, ROUNDUP,
+    UENVS, UPAGES, UTOP, UVPT, Env, PageInfo, offset_of,
 )
 from ..machine import PhysMem
 from .events import Events
@@ -59,6 +59,7 @@ PP_REF_MAX = 0xFFFF  # pp_ref is 16 bits (struct PageInfo): a mapping past this 
 _DIR_BITS = PTE_W | PTE_U  # directory bits that limit every page under the entry
 _COW_MARK = PTE_P | PTE_W | PTE_SHARE  # writable entries to mark COW: present, W, not shared
 PAGEINFO_SIZE = ctypes.sizeof(PageInfo)
+_REF_STRIDE, _REF_AT = PAGEINFO_SIZE // 2, offset_of(PageInfo, "pp_ref") // 2  # in 16-bit words
 KERN_WINDOW = (1 << 32) - KERNBASE  # physical bytes KERNBASE..4 GiB can map
 MAX_MEM = 1 << 30  # pages[] must fit in the 4 MiB at UPAGES; 1 GiB is 2 MiB of it
 
@@ -76,6 +77,9 @@ class Pmap:
         self.pages_pa = self._boot_alloc(self.npages * ctypes.sizeof(PageInfo))
         self.envs_pa = self._boot_alloc(NENV * ctypes.sizeof(Env))
         self.pages = (PageInfo * self.npages).from_buffer(self.mem.buf, self.pages_pa)
+        # pages[ppn].pp_ref is refs[ppn * _REF_STRIDE + _REF_AT]: the hot paths'
+        # view (a ctypes field access costs ten times an element of this view)
+        self.refs = self.mem.view[self.pages_pa:self.pages_pa + self.npages * PAGEINFO_SIZE].cast("H")
         self._views: dict[str, np.ndarray] = {}  # numpy views of pages[] fields
         # Heads (ppn, 0 = empty) of the free lists of pages below KERN_WINDOW
         # and above it (empty unless memory exceeds the window).
@@ -192,9 +196,10 @@ class Pmap:
 
     def page_decref(self, ppn: int) -> None:
         """Drop one reference; free the page when none is left."""
-        info = self.pages[ppn]
-        info.pp_ref -= 1
-        if info.pp_ref == 0:
+        at = ppn * _REF_STRIDE + _REF_AT
+        left = self.refs[at] - 1
+        self.refs[at] = left
+        if left == 0:
             self.page_free(ppn)
 
     def free_heads(self) -> tuple[int, ...]:
@@ -221,7 +226,7 @@ class Pmap:
         unshared) table.
         """
         mem = self.mem
-        pde_pa = pgdir + PDX(va) * 4
+        pde_pa = pgdir + (va >> PDXSHIFT) * 4  # PDX(va), written out on this hot path
         pde = _U32.unpack_from(mem.buf, pde_pa)[0]
         if pde & PTE_P and not pde & PTE_W and va < UTOP:
             pde = self.unshare_table(pgdir, PDX(va))
@@ -233,11 +238,11 @@ class Pmap:
             ppn = self.page_alloc()
             if ppn is None:
                 return None
-            self.pages[ppn].pp_ref += 1
+            self.refs[ppn * _REF_STRIDE + _REF_AT] += 1
             self.events.bump("pt_pages_allocated")
             pde = (ppn << PGSHIFT) | PTE_P | PTE_W | PTE_U
             _U32.pack_into(mem.buf, pde_pa, pde)
-        return (pde & ~0xFFF) + PTX(va) * 4
+        return (pde & ~0xFFF) + ((va >> PTXSHIFT) & 0x3FF) * 4  # PTX(va)
 
     def unshare_for_write(self, pgdir: int, va: int) -> bool:
         """If va (below UTOP) lies under a page table that on-demand fork
@@ -287,10 +292,11 @@ class Pmap:
         (0 when its page table is absent): PTE_W and PTE_U stay only if the
         directory entry has them too, and PTE_COW only if it has PTE_W.  So a
         "page" of the read-only UVPT self-map is never writable here."""
-        pde = _U32.unpack_from(self.mem.buf, pgdir + PDX(va) * 4)[0]
+        buf = self.mem.buf
+        pde = _U32.unpack_from(buf, pgdir + (va >> PDXSHIFT) * 4)[0]  # PDX(va)
         if not pde & PTE_P:
             return 0
-        pte = _U32.unpack_from(self.mem.buf, (pde & ~0xFFF) + PTX(va) * 4)[0]
+        pte = _U32.unpack_from(buf, (pde & ~0xFFF) + ((va >> PTXSHIFT) & 0x3FF) * 4)[0]  # PTX(va)
         if ~pde & _DIR_BITS:
             pte &= ~(~pde & _DIR_BITS) & ~(0 if pde & PTE_W else PTE_COW)
         return pte
@@ -328,9 +334,10 @@ class Pmap:
         if old & PTE_P and old >> PGSHIFT == ppn:  # same page, new permissions
             self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
             return 0
-        if self.pages[ppn].pp_ref >= PP_REF_MAX:
+        refs, at = self.refs, ppn * _REF_STRIDE + _REF_AT
+        if refs[at] >= PP_REF_MAX:
             return -E_NO_MEM
-        self.pages[ppn].pp_ref += 1
+        refs[at] += 1
         if old & PTE_P:
             if old & PTE_COW and perm & PTE_W and old >> PGSHIFT != ppn:
                 self.events.count("pages_copied", 1, va, ppn)  # a copy-on-write copy lands

@@ -413,15 +413,20 @@ def add_floor_ratios(result: dict[str, object], floor: float) -> dict[str, objec
 
 
 def bench_syscall(iterations: int, repeat: int, models: list[CostModel] = ()) -> dict[str, object]:
-    """sys_getenvid round trip and yield-and-switch between two envs."""
+    """sys_getenvid round trip, sys_page_map round trip (into a child, as
+    fork's duppage does) and yield-and-switch between two envs."""
     us_syscall, c_syscall = per_iteration(["syscallloop"], iterations, repeat, 1)
+    us_map, c_map = per_iteration(["pagemaploop"], iterations // 2 or 1, repeat, 1)
     # Two envs each yield n times: 2n yields, each a switch to the other env.
     us_switch, c_switch = per_iteration(["yieldloop", "yieldloop"], iterations // 4 or 1, repeat, 2)
     return {"benchmark": "syscall", "iterations": iterations, "repeat": repeat,
-            "us_per_syscall": round(us_syscall, 3), "us_per_switch": round(us_switch, 3),
+            "us_per_syscall": round(us_syscall, 3), "us_per_page_map": round(us_map, 3),
+            "us_per_switch": round(us_switch, 3),
             "traps_per_syscall": round(traps_of(c_syscall), 3),
+            "traps_per_page_map": round(traps_of(c_map), 3),
             "traps_per_switch": round(traps_of(c_switch), 3),
             "model_us_per_syscall": _rounded(modelled_us(c_syscall, models)),
+            "model_us_per_page_map": _rounded(modelled_us(c_map, models)),
             "model_us_per_switch": _rounded(modelled_us(c_switch, models)), **environment()}
 
 
@@ -432,6 +437,7 @@ def bench_suite(repeat: int, models: list[CostModel],
     events would take under each cost model, and beside the user's own
     measured JOS figure where `jos` (josfigures.load) has one."""
     steps: list[tuple[str, Callable[[], list[dict[str, object]]]]] = [
+        ("floor", lambda: [_row(FLOOR_ROW, "us", round(floor_us(200_000, repeat), 3), None, 1)]),
         ("syscall", lambda: _suite_syscall(repeat, models)),
         ("fault", lambda: _suite_one("user-level page fault round trip", "us",
                                      bench_fault(8192, repeat, models), "us_per_fault")),
@@ -447,8 +453,19 @@ def bench_suite(repeat: int, models: list[CostModel],
         rows += step()
     if progress:
         progress(len(steps), len(steps), "done")
+    attach_floor(rows)
     attach_jos(rows, jos)
     return rows
+
+
+def attach_floor(rows: list[dict[str, object]]) -> None:
+    """Give each trap-bound suite row (one with its traps) x_floor: its time
+    over (its traps x the floor row's time per trap), measured in one run."""
+    floor = next(float(r["value"]) for r in rows if r["name"] == FLOOR_ROW)
+    for row in rows:
+        traps = row.get("traps")
+        us = float(row["value"]) * (1000 if row["unit"] == "ms" else 1)
+        row["x_floor"] = round(us / (traps * floor), 2) if traps and floor > 0 else None
 
 
 def attach_jos(rows: list[dict[str, object]], jos: dict[str, object] | None) -> None:
@@ -463,30 +480,36 @@ def attach_jos(rows: list[dict[str, object]], jos: dict[str, object] | None) -> 
 
 
 # The suite's rows, in order; the keys of a --jos-figures file (josfigures.py).
-SUITE_NAMES = ("sys_getenvid round trip", "yield and switch", "user-level page fault round trip",
+FLOOR_ROW = "floor: int $0x30 into a raw callback"
+SUITE_NAMES = (FLOOR_ROW, "sys_getenvid round trip", "sys_page_map round trip", "yield and switch",
+               "user-level page fault round trip",
                "IPC message", "cow fork, N=1034: the call", "cow fork, N=1034: the cycle",
                "cow fork, N=1034: traps", "pingpong", "forktree", "stresssched", "primes to 1877")
 
 
-def _row(name: str, unit: str, value: float, models: dict[str, float] | None) -> dict[str, object]:
-    return {"name": name, "unit": unit, "value": value, "models": models}
+def _row(name: str, unit: str, value: float, models: dict[str, float] | None,
+         traps: float | None = None) -> dict[str, object]:
+    """A suite row; traps (per unit of value) for the trap-bound ones."""
+    return {"name": name, "unit": unit, "value": value, "models": models, "traps": traps}
 
 
 def _suite_one(name: str, unit: str, result: dict[str, object], key: str) -> list[dict[str, object]]:
-    return [_row(name, unit, result[key], result["model_us"])]
+    return [_row(name, unit, result[key], result["model_us"], result[f"traps_per_{key[7:]}"])]
 
 
 def _suite_syscall(repeat: int, models: list[CostModel]) -> list[dict[str, object]]:
     r = bench_syscall(100_000, repeat, models)
-    return [_row("sys_getenvid round trip", "us", r["us_per_syscall"], r["model_us_per_syscall"]),
-            _row("yield and switch", "us", r["us_per_switch"], r["model_us_per_switch"])]
+    return [_row(name, "us", r[f"us_per_{key}"], r[f"model_us_per_{key}"], r[f"traps_per_{key}"])
+            for name, key in (("sys_getenvid round trip", "syscall"),
+                              ("sys_page_map round trip", "page_map"),
+                              ("yield and switch", "switch"))]
 
 
 def _suite_fork(repeat: int, models: list[CostModel]) -> list[dict[str, object]]:
     row = bench_fork("cow", 1034, 5, repeat, models)
     cycle_ms = {m.name: row["model_cycles"][m.name] / m.clock_ghz / 1e6
                 for m in models if m.clock_ghz}
-    return [_row("cow fork, N=1034: the call", "ms", row["ms_per_fork"], None),
+    return [_row("cow fork, N=1034: the call", "ms", row["ms_per_fork"], None, row["traps_per_fork"]),
             _row("cow fork, N=1034: the cycle", "ms", row["ms_per_fork_cycle"], _rounded(cycle_ms)),
             _row("cow fork, N=1034: traps", "", row["traps_per_fork"], None)]
 

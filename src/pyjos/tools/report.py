@@ -179,15 +179,19 @@ def progress_line(done: int, total: int, what: str) -> None:
 
 def suite_table(rows: list[dict[str, object]], models: list[str],
                 jos_source: str | None = None) -> str:
-    """The `pyjos bench` suite: figure, pyjos, the same events under each cost
-    model, and the user's own JOS figure (--jos-figures) with the ratio."""
-    heads = [f"{'benchmark':<34s}", f"{'pyjos':>12s}", *(f"{'model ' + m:>12s}" for m in models)]
+    """The `pyjos bench` suite: figure, pyjos, its ratio to the floor per trap
+    (trap-bound rows), the same events under each cost model, and the user's
+    own JOS figure (--jos-figures) with the ratio."""
+    heads = [f"{'benchmark':<34s}", f"{'pyjos':>12s}", f"{'x floor':>8s}",
+             *(f"{'model ' + m:>12s}" for m in models)]
     if jos_source is not None:
         heads += [f"{'JOS (yours)':>14s}", f"{'ratio':>7s}"]
     out = [" ".join(heads)]
     for r in rows:
         unit = str(r["unit"])
-        cells = [f"{r['name']:<34s}", f"{r['value']:>9.3f} {unit:<2s}"]
+        x_floor = r.get("x_floor")
+        cells = [f"{r['name']:<34s}", f"{r['value']:>9.3f} {unit:<2s}",
+                 f"{x_floor:>8.2f}" if x_floor is not None else f"{'-':>8s}"]
         for m in models:
             value = (r.get("models") or {}).get(m)
             cells.append(f"{value:>9.3f} {unit:<2s}" if value is not None else f"{'-':>12s}")
@@ -198,8 +202,9 @@ def suite_table(rows: list[dict[str, object]], models: list[str],
             ratio = "-" if r.get("ratio") is None else f"{r['ratio']:.2f}"
             cells += [f"{ref_s:>14s}", f"{ratio:>7s}"]
         out.append(" ".join(cells))
-    out.append("pyjos: measured here; model M: the events pyjos counted, priced by cost model M "
-               "(costmodel.py) at its clock")
+    out.append("pyjos: measured here; x floor: pyjos's time over (its traps x the floor's time "
+               "per trap), measured in the same run; model M: the events pyjos counted, priced "
+               "by cost model M (costmodel.py) at its clock")
     if jos_source is None:
         out.append("no JOS figures: give your own measured ones with --jos-figures FILE "
                    "(format and how to measure: docs/how-much-faster.md)")
