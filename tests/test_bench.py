@@ -12,7 +12,7 @@ import re
 import pytest
 
 from conftest import check_no_leaks, pyjos_cli
-from pyjos.tools import bench, costmodel
+from pyjos.tools import bench, costmodel, report
 from pyjos.abi import BATCH_MAX
 from pyjos.kernel import Kernel, KernelConfig
 
@@ -191,6 +191,21 @@ def test_suite_runs_and_parses():
     assert all(r["reference"] is None for r in rows)  # only --jos-figures gives one
     assert set(ref["sys_getenvid round trip"]["models"]) == {"i386", "p4"}
     assert all(v > 0 for v in ref["sys_getenvid round trip"]["models"].values())
+    # The floor, measured in the same run, and each trap-bound row's ratio to it.
+    assert names[0] == bench.FLOOR_ROW and ref[bench.FLOOR_ROW]["x_floor"] == 1.0
+    assert ref["sys_page_map round trip"]["traps"] == 1.0
+    for name in ("sys_getenvid round trip", "sys_page_map round trip", "yield and switch",
+                 "user-level page fault round trip", "IPC message", "cow fork, N=1034: the call"):
+        assert ref[name]["x_floor"] > 0, name
+    assert ref["primes to 1877"]["x_floor"] is None  # not a per-trap figure
+    assert "x floor" in report.suite_table(rows, ["i386", "p4"]).splitlines()[0]
+
+
+def test_suite_floor_ratio_is_time_over_traps_times_floor():
+    rows = [bench._row(bench.FLOOR_ROW, "us", 2.0, None, 1), bench._row("a", "us", 6.0, None, 1.0),
+            bench._row("b", "ms", 8.0, None, 2000), bench._row("c", "ms", 5.0, None)]
+    bench.attach_floor(rows)
+    assert [r["x_floor"] for r in rows] == [1.0, 3.0, 2.0, None]
 
 
 # --- kernel-resolved copy-on-write faults ------------------------------------------------
@@ -223,6 +238,7 @@ def test_odf_lines_compare_on_demand_fork_with_the_kernel_fork():
 def test_floor_is_measured_and_the_empty_callback_is_cheaper():
     floor = bench.bench_floor(20_000, 3)
     assert 0 < floor["us_per_trap_empty_callback"] < floor["us_per_trap"] < 100
+    assert 0 < floor["us_per_trap_in_place"] < 100
 
 
 def test_trap_bound_figures_as_ratios_to_the_floor():

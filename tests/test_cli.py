@@ -196,7 +196,8 @@ def test_bench_syscall_json():
     proc = pyjos("bench", "syscall", "--json", "--iterations", "2000", "--repeat", "1")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert {"us_per_syscall", "us_per_switch"} <= set(data)
+    assert {"us_per_syscall", "us_per_page_map", "us_per_switch"} <= set(data)
+    assert data["traps_per_page_map"] == data["traps_per_syscall"] == 1.0
     assert isinstance(data["us_per_syscall"], (int, float))
     assert isinstance(data["us_per_switch"], (int, float))
     assert data["iterations"] == 2000 and data["repeat"] == 1
