@@ -31,6 +31,8 @@ from .kernel.frames import env_mappings, frame_mappers, pp_ref
 from .kernel.kernel import DEFAULT_MEM_MIB, DEFAULT_QUANTUM, MIB
 from .kernel.kernel import _stdout_write as to_stdout  # echo= target: stdout, flushed
 from .kernel.monitor import perm_string
+from .kernel.pmap import MAX_MEM, MIN_MEM
+
 
 @dataclass(frozen=True)
 class EnvInfo:
@@ -198,8 +200,8 @@ def boot(mem_mib: int = DEFAULT_MEM_MIB, quantum: int = DEFAULT_QUANTUM, max_ins
     user int3 does, CPUs, interleaving seed).  The console is kept
     (System.console; keep_console=False keeps nothing) and also passed to
     echo(text) if given.  ValueError for a bad setting."""
-    if not 4 <= mem_mib <= 1024:
-        raise ValueError("memory must be 4 to 1024 MiB")
+    if not MIN_MEM >> 20 <= mem_mib <= MAX_MEM >> 20:
+        raise ValueError(f"memory must be {MIN_MEM >> 20} to {MAX_MEM >> 20} MiB")
     if quantum <= 0 or max_insns < 0:
         raise ValueError("quantum must be positive and max_insns zero or positive")
     if cow_faults not in ("user", "kernel"):

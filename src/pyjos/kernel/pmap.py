@@ -62,6 +62,7 @@ PAGEINFO_SIZE = ctypes.sizeof(PageInfo)
 _REF_STRIDE, _REF_AT = PAGEINFO_SIZE // 2, offset_of(PageInfo, "pp_ref") // 2  # in 16-bit words
 KERN_WINDOW = (1 << 32) - KERNBASE  # physical bytes KERNBASE..4 GiB can map
 MAX_MEM = 1 << 30  # pages[] must fit in the 4 MiB at UPAGES; 1 GiB is 2 MiB of it
+MIN_MEM = 4 << 20  # the kernel's own pages, and the machine's smallest memory
 
 
 class Pmap:

@@ -8,11 +8,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from ..kernel.pmap import MAX_MEM, MIN_MEM
+
+MEM_MIB = (MIN_MEM >> 20, MAX_MEM >> 20)  # the memory --mem (and api.boot) accept, in MiB
+
 
 def mib(text: str) -> int:
     value = int(text)
-    if value < 4 or value > 1024:
-        raise argparse.ArgumentTypeError("memory must be 4 to 1024 MiB")
+    if not MEM_MIB[0] <= value <= MEM_MIB[1]:
+        raise argparse.ArgumentTypeError(f"memory must be {MEM_MIB[0]} to {MEM_MIB[1]} MiB")
     return value
 
 

@@ -318,11 +318,12 @@ def _ratio(a: object, b: object) -> float:
 
 
 def _speed(ratio: float, words: bool = False) -> str:
-    """'6.1x' (or, with words, '6.1x faster' / '2.0x slower')."""
+    """'6.1x' (or, with words, '6.1x faster' / '2.0x slower'); a ratio <= 0
+    comes from a cycle time (a difference of two runs) that noise made <= 0."""
+    if ratio <= 0:
+        return "not measurably faster or slower" if words else "not measurable"
     if not words:
         return f"{ratio:.1f}x"
-    if ratio <= 0:  # a cycle time (a difference of two runs) that noise made <= 0
-        return "not measurably faster or slower"
     return f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
 
 

@@ -91,7 +91,7 @@ def write_fork_plot(rows: list[dict[str, object]], path: Path, model: str,
     """Two panels over the measured N (evenly spaced, one tick at each).
 
     Left: speedup over cow fork of each strategy's whole cycle, measured
-    (solid, each point labelled with its value) and modelled under `model`
+    (solid, its last point labelled with the strategy and its value) and modelled under `model`
     (dashed); above the 1x line is faster than cow.  Right: measured ms per
     fork cycle, with native Linux on this machine as the black reference line.
     Both y axes are logarithmic with plain-number labels.
@@ -130,9 +130,9 @@ def write_fork_plot(rows: list[dict[str, object]], path: Path, model: str,
             continue
         xs, ys = _positive_points(mine, pos, measured)
         speed.plot(xs, ys, marker="o", color=color)
-        for x, y in zip(xs, ys, strict=True):
-            speed.annotate(f"{y:.3g}x", (x, y), textcoords="offset points", xytext=(4, 5),
-                           fontsize=7, color=color)
+        if xs:  # the strategy's name and its speedup at the largest N measured
+            speed.annotate(f"{strategy} {ys[-1]:.3g}x", (xs[-1], ys[-1]), textcoords="offset points",
+                           xytext=(6, -3), fontsize=8, color=color, fontweight="bold")
         speed.plot(*_positive_points(mine, pos, modelled), linestyle="--", marker="x",
                    color=color, alpha=0.6)
     styles = [Line2D([], [], color="gray", marker="o", label="measured"),
@@ -156,6 +156,7 @@ def write_fork_plot(rows: list[dict[str, object]], path: Path, model: str,
         ax.yaxis.set_major_formatter(plain)
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xticks(range(len(ns)), [str(n) for n in ns])
+        ax.set_xlim(-0.4, len(ns) - 0.4 + (0.9 if ax is speed else 0))  # room for the labels
         ax.set_xlabel("N dirty pages in the forking process (ticks at the measured N)")
         ax.grid(True, which="both", alpha=0.3)
     fig.text(0.5, 0.01, "measured cycle: (time with F forks - time with none) / F; a point "
