@@ -69,7 +69,8 @@ _MAX_RESTARTS = 4
 _T_SYSCALL = 48
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
-_FS_GS = struct.Struct("<H2xH2x")  # the low halves of two 32-bit selector slots
+_FS_GS = struct.Struct("<H2xH2x")
+_SYSCALL_WORDS = struct.Struct("<4Q16x2Q")  # regs[]: eax ecx edx ebx, (esp ebp), esi edi  # the low halves of two 32-bit selector slots
 # `int $0x30`: the trampoline through which a resume from outside a hook loads
 # segment registers (see Machine.load_frame).
 TRAMPOLINE_CODE = b"\xcd\x30"
@@ -140,8 +141,11 @@ def _in_place_syscall(regs: memoryview) -> tuple[Callable[[], list[int]], Callab
     """read_syscall_args and set_eax over the register file in place: the
     arguments eax, edx, ecx, ebx, edi, esi and the result, with no Unicorn
     call (the upper halves of regs[] stay zero in 32-bit mode)."""
+    raw = regs.cast("B")
+
     def read_syscall_args() -> list[int]:
-        return [regs[0], regs[2], regs[1], regs[3], regs[7], regs[6]]
+        eax, ecx, edx, ebx, esi, edi = _SYSCALL_WORDS.unpack_from(raw)  # one call, not six
+        return [eax, edx, ecx, ebx, edi, esi]
 
     def set_eax(value: int) -> None:
         regs[0] = value & 0xFFFFFFFF
