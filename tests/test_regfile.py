@@ -77,4 +77,12 @@ def test_a_layout_that_does_not_check_out_falls_back_to_the_api(monkeypatch):
 
 @pytest.mark.parametrize("touch", floor.TOUCHES)
 def test_each_floor_variant_runs_its_loop(touch):
-    assert 0 < floor.floor_us(2000, 1, touch) < 1e4
+    """Each callback ran once per `int $0x30`: the api and in-place ones add
+    the loop's count to eax (as the entry stub left it), the empty one
+    nothing (counted, not timed)."""
+    eax = []
+    for n in (0, 500):
+        loop = floor._Floor(touch)
+        loop.run(n)
+        eax.append(loop.machine.reg_read(x86.UC_X86_REG_EAX))
+    assert eax[1] - eax[0] == (0 if touch == "empty" else 500)
