@@ -401,15 +401,22 @@ def traps_of(counts: dict[str, float]) -> float:
     return sum(v for k, v in counts.items() if k.startswith("traps.") and k != "traps.timer")
 
 
+def x_floor(us: float, traps: float | None, floor: float) -> float | None:
+    """us over (traps x the floor's us per trap), or None without traps or floor."""
+    if traps is None or float(traps) <= 0 or floor <= 0:
+        return None
+    return round(float(us) / (float(traps) * floor), 2)
+
+
 def add_floor_ratios(result: dict[str, object], floor: float) -> dict[str, object]:
     """For each figure `us_per_X` with its `traps_per_X`, add `x_floor_per_X`:
     the figure over (its traps x the floor's us per trap), measured in one run."""
     out = dict(result, floor_us_per_trap=floor)
     for key, value in result.items():
         if key.startswith("us_per_") and f"traps_per_{key[7:]}" in result:
-            traps = float(result[f"traps_per_{key[7:]}"])
-            if traps > 0 and floor > 0:
-                out[f"x_floor_per_{key[7:]}"] = round(float(value) / (traps * floor), 2)
+            ratio = x_floor(float(value), float(result[f"traps_per_{key[7:]}"]), floor)
+            if ratio is not None:
+                out[f"x_floor_per_{key[7:]}"] = ratio
     return out
 
 
@@ -464,9 +471,8 @@ def attach_floor(rows: list[dict[str, object]]) -> None:
     over (its traps x the floor row's time per trap), measured in one run."""
     floor = next(float(r["value"]) for r in rows if r["name"] == FLOOR_ROW)
     for row in rows:
-        traps = row.get("traps")
         us = float(row["value"]) * (1000 if row["unit"] == "ms" else 1)
-        row["x_floor"] = round(us / (traps * floor), 2) if traps and floor > 0 else None
+        row["x_floor"] = x_floor(us, row.get("traps"), floor)
 
 
 def attach_jos(rows: list[dict[str, object]], jos: dict[str, object] | None) -> None:
