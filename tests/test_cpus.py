@@ -111,10 +111,10 @@ def test_a_remote_unmap_faults_the_child_at_once(run_programs, grade) -> None:
 def test_without_the_shootdown_the_child_reads_the_old_frame(monkeypatch) -> None:
     """The shootdown test can fail: a kernel that marks only its own CPU's TLB
     stale lets the child read the frame the parent rewrote."""
-    def this_cpu_only(self: Pmap, pgdir: int) -> None:
+    def this_cpu_only(self: Pmap, pgdir: int, va: int | None = None) -> None:
         for cpu in self.cpus:
             if cpu.pgdir == pgdir and cpu.num == self.events.cpu:
-                cpu.tlb_stale = True
+                cpu.mark_stale(va)
     monkeypatch.setattr(Pmap, "mark_stale", this_cpu_only)
     out: list[str] = []
     k = Kernel(KernelConfig(cpus=2, **LIMIT), out=out.append)

@@ -28,6 +28,9 @@ TRAPFRAME_LAYOUT: FrameLayout = tuple(
         ("eflags", "tf_eflags"), ("esp", "tf_esp")))
 
 
+# Pages a stale TLB drops one at a time (as invlpg); past that, the whole TLB.
+TLB_PAGES_MAX = 8
+
 # What `--stats` counts for each CPU.
 CPU_COUNTERS = ("subslices", "timer_interrupts", "kernel_entries", "kernel_lock_contended",
                 "idle_subslices", "guest_blocks")
@@ -45,6 +48,7 @@ class Cpu:
         self.env: int | None = None  # index of the env running here
         self.pgdir = pgdir  # physical address of the loaded page directory
         self.tlb_stale = False  # a live translation changed: flush before user code runs
+        self._stale_pages: list[int] | None = []  # the pages to flush then; None: all
         self.resched = False  # the trap tail must pick another env
         self.fpu_env: int | None = None  # whose x87/SSE state the FPU holds (fpu.py)
         self.paused = False  # it ended its sub-slice early, its env waiting for another CPU's
@@ -68,11 +72,30 @@ class Cpu:
             self.machine.set_cr3(pgdir)
             self.pgdir = pgdir
             self.tlb_stale = False
+            self._stale_pages = []
+
+    def mark_stale(self, va: int | None) -> None:
+        """A live translation of the loaded directory changed: of the page at
+        va, or (None) of any page."""
+        pages = self._stale_pages
+        if pages is not None and va not in pages:
+            if va is None or len(pages) == TLB_PAGES_MAX or not self.machine.can_flush_page:
+                self._stale_pages = None
+            else:
+                pages.append(va)
+        self.tlb_stale = True
 
     def flush_tlb_if_stale(self) -> None:
-        """Flush the TLB before user code runs if a live mapping changed."""
+        """Flush the TLB before user code runs if a live mapping changed: the
+        stale pages one by one, or the whole TLB."""
         if self.tlb_stale:
-            self.machine.tlb_flush()
+            pages = self._stale_pages
+            if pages is None:
+                self.machine.tlb_flush()
+            else:
+                for va in pages:
+                    self.machine.tlb_flush_page(va)
+            self._stale_pages = []
             self.tlb_stale = False
             self.events.bump("tlb_flushes")
 

@@ -14,7 +14,6 @@ program into an env is load.py's.
 from __future__ import annotations
 
 import ctypes
-import struct
 from bisect import bisect_left, insort
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,13 +32,17 @@ if TYPE_CHECKING:
     from .kernel import Kernel
 
 ENVGENSHIFT = 12  # >= LOGNENV
-_MAY_RUN = (EnvStatus.ENV_RUNNABLE, EnvStatus.ENV_RUNNING)
+_MAY_RUN = frozenset((EnvStatus.ENV_RUNNABLE, EnvStatus.ENV_RUNNING))
 ENV_SIZE = ctypes.sizeof(Env)
-# env_id, env_parent_id, env_type, env_status: adjacent in struct Env, read in
-# one unpack on the system-call path (four ctypes field reads cost 4x more)
-_IDS = struct.Struct("<iiII")
+# env_id, env_parent_id, env_type, env_status: adjacent words of struct Env,
+# read as words of guest memory on the system-call path (a ctypes field read
+# costs several times more)
 _IDS_AT = offset_of(Env, "env_id")
-assert offset_of(Env, "env_status") == _IDS_AT + 12
+assert offset_of(Env, "env_status") == _IDS_AT + 12 and ENV_SIZE % 4 == _IDS_AT % 4 == 0
+_ENV_WORDS = ENV_SIZE // 4
+# (module names: an enum member looked up on its class costs a dict lookup and a
+# descriptor call, on the switch path)
+_ENV_FREE, _RUNNABLE, _RUNNING = EnvStatus.ENV_FREE, EnvStatus.ENV_RUNNABLE, EnvStatus.ENV_RUNNING
 
 
 @dataclass
@@ -56,6 +59,8 @@ class EnvTable:
 
     def __init__(self, pmap: Pmap, emit: Callable[[str], None]) -> None:
         self.pmap = pmap
+        self._words = pmap.words
+        self._ids_at = (pmap.envs_pa + _IDS_AT) // 4  # envs[0].env_id in words
         self.emit = emit
         array = (Env * NENV).from_buffer(pmap.mem.buf, pmap.envs_pa)
         # One ctypes view per slot, made once: indexing the array would build a
@@ -92,13 +97,13 @@ class EnvTable:
         if envid == 0:
             return 0, cur
         idx = envid & (NENV - 1)
-        buf, base = self.pmap.mem.buf, self.pmap.envs_pa + _IDS_AT
-        env_id, parent_id, _type, status = _IDS.unpack_from(buf, base + idx * ENV_SIZE)
-        if status == EnvStatus.ENV_FREE or env_id != envid:
+        words, ids = self._words, self._ids_at
+        at = ids + idx * _ENV_WORDS  # env_id, then env_parent_id, env_type, env_status
+        if words[at] != envid or words[at + 3] == _ENV_FREE:
             return -E_BAD_ENV, -1
         if checkperm and idx != cur:
-            cur_id = _IDS.unpack_from(buf, base + cur * ENV_SIZE)[0] if cur is not None else 0
-            if parent_id != cur_id:
+            cur_id = words[ids + cur * _ENV_WORDS] if cur is not None else 0
+            if words[at + 1] != cur_id:
                 return -E_BAD_ENV, -1
         return 0, idx
 
@@ -245,13 +250,13 @@ def env_run(k: Kernel, cpu: Cpu, idx: int, in_hook: bool) -> None:
     envtab, envs = k.envtab, k.envs
     cur = cpu.env
     if cur != idx:
-        if cur is not None and envs[cur].env_status == EnvStatus.ENV_RUNNING:
-            envtab.set_status(cur, EnvStatus.ENV_RUNNABLE)
+        if cur is not None and envs[cur].env_status == _RUNNING:
+            envtab.set_status(cur, _RUNNABLE)
         cpu.env = idx
         k.events.count("env_switches", 1, cur, idx)
         cpu.charge_blocks()
     e = envs[idx]
-    envtab.set_status(idx, EnvStatus.ENV_RUNNING)
+    envtab.set_status(idx, _RUNNING)
     e.env_runs += 1
     e.env_cpunum = cpu.num
     k.stats.set_owner(e.env_id)

@@ -70,6 +70,7 @@ class Pmap:
 
     def __init__(self, mem: PhysMem, events: Events, cpus: list[Cpu]) -> None:
         self.mem = mem
+        self.words = mem.words  # guest memory as 32-bit words (PTEs: words[pa >> 2])
         self.events = events
         self.cpus = cpus  # every CPU, for TLB and translated-code coherence
         self.npages = self.mem.size // PGSIZE
@@ -226,9 +227,9 @@ class Pmap:
         is absent and create is false, or when no page is free for a new (or
         unshared) table.
         """
-        mem = self.mem
-        pde_pa = pgdir + (va >> PDXSHIFT) * 4  # PDX(va), written out on this hot path
-        pde = _U32.unpack_from(mem.buf, pde_pa)[0]
+        words = self.words
+        pde_at = (pgdir >> 2) + (va >> PDXSHIFT)  # PDX(va), written out on this hot path
+        pde = words[pde_at]
         if pde & PTE_P and not pde & PTE_W and va < UTOP:
             pde = self.unshare_table(pgdir, PDX(va))
             if pde is None:
@@ -242,7 +243,7 @@ class Pmap:
             self.refs[ppn * _REF_STRIDE + _REF_AT] += 1
             self.events.bump("pt_pages_allocated")
             pde = (ppn << PGSHIFT) | PTE_P | PTE_W | PTE_U
-            _U32.pack_into(mem.buf, pde_pa, pde)
+            words[pde_at] = pde
         return (pde & ~0xFFF) + ((va >> PTXSHIFT) & 0x3FF) * 4  # PTX(va)
 
     def unshare_for_write(self, pgdir: int, va: int) -> bool:
@@ -293,33 +294,35 @@ class Pmap:
         (0 when its page table is absent): PTE_W and PTE_U stay only if the
         directory entry has them too, and PTE_COW only if it has PTE_W.  So a
         "page" of the read-only UVPT self-map is never writable here."""
-        buf = self.mem.buf
-        pde = _U32.unpack_from(buf, pgdir + (va >> PDXSHIFT) * 4)[0]  # PDX(va)
+        words = self.words
+        pde = words[(pgdir >> 2) + (va >> PDXSHIFT)]  # PDX(va)
         if not pde & PTE_P:
             return 0
-        pte = _U32.unpack_from(buf, (pde & ~0xFFF) + ((va >> PTXSHIFT) & 0x3FF) * 4)[0]  # PTX(va)
+        pte = words[((pde & ~0xFFF) >> 2) + ((va >> PTXSHIFT) & 0x3FF)]  # PTX(va)
         if ~pde & _DIR_BITS:
             pte &= ~(~pde & _DIR_BITS) & ~(0 if pde & PTE_W else PTE_COW)
         return pte
 
-    def write_pte(self, pgdir: int, pte_pa: int, value: int) -> None:
-        """Store a PTE, marking the TLB stale if a live translation changed."""
-        buf = self.mem.buf
-        old = _U32.unpack_from(buf, pte_pa)[0]
-        _U32.pack_into(buf, pte_pa, value)
+    def write_pte(self, pgdir: int, va: int, pte_pa: int, value: int) -> None:
+        """Store va's PTE (at pte_pa in pgdir's tables), marking the TLB
+        stale if a live translation changed."""
+        words, at = self.words, pte_pa >> 2
+        old = words[at]
+        words[at] = value
         self.events.bump("pte_writes")
         if old & PTE_P:
-            self.mark_stale(pgdir)
+            self.mark_stale(pgdir, va)
 
-    def mark_stale(self, pgdir: int) -> None:
-        """A live translation of pgdir changed: every CPU that has it loaded
-        must flush its TLB before running user code (for a CPU other than the
-        one being served, a TLB shootdown: ``tlb_shootdowns``)."""
+    def mark_stale(self, pgdir: int, va: int | None = None) -> None:
+        """A live translation of pgdir changed (of the page at va; None: of
+        any page): every CPU that has it loaded must flush it from its TLB
+        before running user code (for a CPU other than the one being served,
+        a TLB shootdown: ``tlb_shootdowns``)."""
         for cpu in self.cpus:
             if cpu.pgdir == pgdir:
                 if cpu.num != self.events.cpu and not cpu.tlb_stale:
                     self.events.bump("tlb_shootdowns")  # another CPU's TLB
-                cpu.tlb_stale = True
+                cpu.mark_stale(va)
 
     def page_insert(self, pgdir: int, ppn: int, va: int, perm: int) -> int:
         """Map page ppn at va with perm|PTE_P, replacing any old mapping.
@@ -330,20 +333,19 @@ class Pmap:
         pte_pa = self.pgdir_walk(pgdir, va, create=True)
         if pte_pa is None:
             return -E_NO_MEM
-        buf = self.mem.buf
-        old = _U32.unpack_from(buf, pte_pa)[0]
+        old = self.words[pte_pa >> 2]
         if old & PTE_P and old >> PGSHIFT == ppn:  # same page, new permissions
-            self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
+            self.write_pte(pgdir, va, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
             return 0
         refs, at = self.refs, ppn * _REF_STRIDE + _REF_AT
         if refs[at] >= PP_REF_MAX:
             return -E_NO_MEM
         refs[at] += 1
         if old & PTE_P:
-            if old & PTE_COW and perm & PTE_W and old >> PGSHIFT != ppn:
+            if old & PTE_COW and perm & PTE_W:
                 self.events.count("pages_copied", 1, va, ppn)  # a copy-on-write copy lands
-            self._drop(pgdir, pte_pa, old)
-        self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
+            self._drop(pgdir, va, pte_pa, old)
+        self.write_pte(pgdir, va, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
         return 0
 
     def page_lookup(self, pgdir: int, va: int) -> tuple[int, int] | None:
@@ -351,7 +353,7 @@ class Pmap:
         pte_pa = self.pgdir_walk(pgdir, va, create=False)
         if pte_pa is None:
             return None
-        pte = _U32.unpack_from(self.mem.buf, pte_pa)[0]
+        pte = self.words[pte_pa >> 2]
         if not pte & PTE_P:
             return None
         return pte >> PGSHIFT, pte_pa
@@ -361,16 +363,16 @@ class Pmap:
         pte_pa = self.pgdir_walk(pgdir, va, create=False)
         if pte_pa is None:
             return
-        old = _U32.unpack_from(self.mem.buf, pte_pa)[0]
+        old = self.words[pte_pa >> 2]
         if old & PTE_P:
-            self._drop(pgdir, pte_pa, old)
+            self._drop(pgdir, va, pte_pa, old)
 
-    def _drop(self, pgdir: int, pte_pa: int, old: int) -> None:
-        """Clear the PTE `old` at pte_pa and release its frame (after telling
+    def _drop(self, pgdir: int, va: int, pte_pa: int, old: int) -> None:
+        """Clear va's PTE `old` at pte_pa and release its frame (after telling
         dirty_drop if the CPU wrote through it)."""
         if old & PTE_D and self.dirty_drop is not None:
             self.dirty_drop(pgdir, old >> PGSHIFT)
-        self.write_pte(pgdir, pte_pa, 0)
+        self.write_pte(pgdir, va, pte_pa, 0)
         self.page_decref(old >> PGSHIFT)
 
     def page_cow_break(self, pgdir: int, va: int) -> int:
@@ -382,13 +384,13 @@ class Pmap:
         """
         va = va & ~0xFFF
         pte_pa = self.pgdir_walk(pgdir, va, create=False)
-        pte = _U32.unpack_from(self.mem.buf, pte_pa)[0] if pte_pa is not None else 0
+        pte = self.words[pte_pa >> 2] if pte_pa is not None else 0
         if not (pte & PTE_P and pte & PTE_COW):
             return -E_FAULT
         perm = (pte & PTE_SYSCALL & ~PTE_COW) | PTE_W
         ppn = pte >> PGSHIFT
         if self.pages[ppn].pp_ref == 1:
-            self.write_pte(pgdir, pte_pa, (ppn << PGSHIFT) | perm)
+            self.write_pte(pgdir, va, pte_pa, (ppn << PGSHIFT) | perm)
             self.events.count("cow_reuses", 1, va)
             return 0
         return self.page_private_copy(pgdir, va, perm)

@@ -15,12 +15,15 @@ fault with error code ``n*8 + 2`` (the IDT gate's DPL is 0).
 from __future__ import annotations
 
 import ctypes
+import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..abi import (
     FEC_PR, FEC_U, FEC_WR, PGSIZE, PTE_COW, PTE_U, PTE_W, UTOP, UXSTACKTOP, Trap, UTrapframe,
+    offset_of,
 )
+from ..machine import foreign
 from . import monitor
 from .env import destroy_foreign, env_destroy
 from .fpu import fpu_trap
@@ -34,6 +37,13 @@ if TYPE_CHECKING:
     from .kernel import Kernel
 
 UTF_SIZE = ctypes.sizeof(UTrapframe)
+# struct UTrapframe packed in one go: fault va, err, the PushRegs, eip, eflags, esp
+_UTF = struct.Struct("<13I")
+assert _UTF.size == UTF_SIZE and [offset_of(UTrapframe, f) for f in (
+    "utf_regs.reg_edi", "utf_regs.reg_oesp", "utf_regs.reg_eax", "utf_eip", "utf_esp")] == [
+    8, 20, 36, 40, 48]
+_CR2 = 12  # cr2's place in a read_trap_state
+T_PGFLT = Trap.T_PGFLT
 _USER_INT_OK = (Trap.T_BRKPT, Trap.T_SYSCALL)  # T_SYSCALL never gets here: syscall_trap
 _TRAP_KIND = {Trap.T_PGFLT: "traps.page_fault", Trap.T_BRKPT: "traps.breakpoint",
               Trap.T_DEVICE: "traps.fpu"}
@@ -62,11 +72,12 @@ def trap(k: Kernel, cpu: Cpu, trapno: int, err: int, is_int: bool) -> None:
         k.events.bump(_TRAP_KIND.get(trapno, "traps.exception"))
         if k.events.watched:
             upcall_returns(k, cpu)
-        if cpu.machine.foreign_mode():
+        state = cpu.machine.read_trap_state()
+        if foreign(state):
             cpu.save_frame(cpu.env)
             destroy_foreign(k, cpu, cpu.env, True, trapno, err)
         else:
-            trap_dispatch(k, cpu, trapno, err)
+            trap_dispatch(k, cpu, trapno, err, state)
         trap_return(k, cpu, None)
     except Exception as exc:  # a Python exception in the kernel is a kernel bug
         k.panic(f"kernel bug in trap {trapno}: {type(exc).__name__}: {exc}", exc)
@@ -102,11 +113,12 @@ def counting(cpu: Cpu, entry: Callable[..., None]) -> Callable[..., None]:
     return counted
 
 
-def trap_dispatch(k: Kernel, cpu: Cpu, trapno: int, err: int) -> None:
-    """A fault or breakpoint of the env running on cpu."""
+def trap_dispatch(k: Kernel, cpu: Cpu, trapno: int, err: int, state: list[int]) -> None:
+    """A fault or breakpoint of the env running on cpu (state: the CPU's
+    read_trap_state)."""
     idx = cpu.env
-    if trapno == Trap.T_PGFLT:
-        page_fault_handler(k, cpu, idx, err)
+    if trapno == T_PGFLT:
+        page_fault_handler(k, cpu, idx, err, state)
     elif trapno == Trap.T_BRKPT:
         monitor.breakpoint(k, idx, err)
     elif trapno == Trap.T_DEVICE:
@@ -162,14 +174,15 @@ def _kernel_cow(k: Kernel, idx: int, fault_va: int, err: int) -> bool:
     return True
 
 
-def page_fault_handler(k: Kernel, cpu: Cpu, idx: int, err: int) -> None:
-    """Reflect a user page fault to the env's upcall, or destroy the env."""
+def page_fault_handler(k: Kernel, cpu: Cpu, idx: int, err: int, state: list[int]) -> None:
+    """Reflect a user page fault to the env's upcall, or destroy the env
+    (state: the CPU's read_trap_state)."""
     e = k.envs[idx]
-    machine = cpu.machine
-    fault_va = machine.cr2()
+    fault_va = state[_CR2]
     k.events.count("page_faults", 1, fault_va, err)
-    if err & FEC_WR and k.pmap.unshare_for_write(k.envtab.pgdir(idx), fault_va) \
-            and k.pmap.pte(k.envtab.pgdir(idx), fault_va) & PTE_W:
+    pgdir = k.envtab.pgdir(idx)
+    if err & FEC_WR and k.pmap.unshare_for_write(pgdir, fault_va) \
+            and k.pmap.pte(pgdir, fault_va) & PTE_W:
         return  # the table was on-demand fork's, and the page is the writer's alone
     if k.config.cow_faults == "kernel" and _kernel_cow(k, idx, fault_va, err):
         return
@@ -180,7 +193,7 @@ def page_fault_handler(k: Kernel, cpu: Cpu, idx: int, err: int) -> None:
         k.cprintf(format_trapframe(k, idx, fault_va))
         env_destroy(k, idx)
         return
-    edi, esi, ebp, ebx, edx, ecx, eax, eip, eflags, esp = machine.read_frame()
+    edi, esi, ebp, ebx, edx, ecx, eax, eip, eflags, esp = state[:10]
     if UXSTACKTOP - PGSIZE <= esp < UXSTACKTOP:
         utf_va = esp - 4 - UTF_SIZE  # nested: leave one empty word for the return eip
     else:
@@ -189,13 +202,9 @@ def page_fault_handler(k: Kernel, cpu: Cpu, idx: int, err: int) -> None:
         return
     if not user_mem_assert(k, idx, upcall, 1, 0):
         return
-    utf = UTrapframe(utf_fault_va=fault_va, utf_err=err, utf_eip=eip, utf_eflags=eflags,
-                     utf_esp=esp)
-    regs = utf.utf_regs
-    regs.reg_edi, regs.reg_esi, regs.reg_ebp, regs.reg_oesp = edi, esi, ebp, 0
-    regs.reg_ebx, regs.reg_edx, regs.reg_ecx, regs.reg_eax = ebx, edx, ecx, eax
-    copyout(k.pmap, k.envtab.pgdir(idx), utf_va, bytes(utf))
+    utf = _UTF.pack(fault_va, err, edi, esi, ebp, 0, ebx, edx, ecx, eax, eip, eflags, esp)
+    copyout(k.pmap, pgdir, utf_va, utf)
     k.events.count("upcalls", 1, fault_va, utf_va)
     if k.events.watched:
         k.upcalls_open.setdefault(idx, []).append(fault_va)
-    machine.write_frame((edi, esi, ebp, ebx, edx, ecx, eax, upcall, eflags, utf_va))
+    cpu.machine.write_frame((edi, esi, ebp, ebx, edx, ecx, eax, upcall, eflags, utf_va))

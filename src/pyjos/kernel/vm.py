@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ..abi import E_FAULT, PGSIZE, PTE_COW, PTE_P, PTE_U, PTE_W, ROUNDDOWN, ROUNDUP, ULIM
+from ..abi import E_FAULT, PGSIZE, PTE_COW, PTE_P, PTE_U, PTE_W, ULIM
 from .env import env_destroy
 from .pmap import Pmap
 
@@ -26,8 +26,9 @@ def user_mem_check(pmap: Pmap, pgdir: int, va: int, length: int, perm: int) -> i
     else the first bad va."""
     perm |= PTE_P
     end = va + length
-    for page in range(ROUNDDOWN(va, PGSIZE), ROUNDUP(end, PGSIZE), PGSIZE):
-        if page >= ULIM or (pmap.pte(pgdir, page) & perm) != perm:
+    pte = pmap.pte
+    for page in range(va & ~0xFFF, (end + 0xFFF) & ~0xFFF, PGSIZE):  # ROUNDDOWN, ROUNDUP
+        if page >= ULIM or (pte(pgdir, page) & perm) != perm:
             return max(page, va)
     if end > ULIM:
         return max(ULIM, va)

@@ -7,8 +7,8 @@ measured workarounds, the native timer.
 
 from .machine import (
     DEBUG_BREAK, DEBUG_REQUEST, DEBUG_STEP, FRAME_REGS, INITIAL_EXTENDED, REGISTERS, TRAMPOLINE_CODE, UNICORN_VERSION, FrameLayout, FrameSlots, Machine,
-    MachineError, PhysMem, UcError,
+    MachineError, foreign, PhysMem, UcError,
 )
 
 __all__ = ["DEBUG_BREAK", "DEBUG_REQUEST", "DEBUG_STEP", "FRAME_REGS", "INITIAL_EXTENDED", "REGISTERS", "TRAMPOLINE_CODE", "UNICORN_VERSION", "FrameLayout",
-           "FrameSlots", "Machine", "MachineError", "PhysMem", "UcError"]
+           "FrameSlots", "Machine", "MachineError", "PhysMem", "UcError", "foreign"]

@@ -67,10 +67,8 @@ BOOT_PAGE = 0
 _T_ILLOP = 6
 _MAX_RESTARTS = 4
 _T_SYSCALL = 48
-_U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
-_FS_GS = struct.Struct("<H2xH2x")
-_SYSCALL_WORDS = struct.Struct("<4Q16x2Q")  # regs[]: eax ecx edx ebx, (esp ebp), esi edi  # the low halves of two 32-bit selector slots
+_SYSCALL_WORDS = struct.Struct("<4Q16x2Q")  # regs[]: eax ecx edx ebx, (esp ebp), esi edi
 # `int $0x30`: the trampoline through which a resume from outside a hook loads
 # segment registers (see Machine.load_frame).
 TRAMPOLINE_CODE = b"\xcd\x30"
@@ -126,6 +124,8 @@ FRAME_REGS = (
     x86.UC_X86_REG_EFLAGS,
     x86.UC_X86_REG_ESP,
 )
+# What a fault needs, in one register batch: the frame, then cs, ss and cr2.
+TRAP_STATE_REGS = FRAME_REGS + (x86.UC_X86_REG_CS, x86.UC_X86_REG_SS, x86.UC_X86_REG_CR2)
 # System-call argument registers, in JOS order: eax, edx, ecx, ebx, edi, esi.
 SYSCALL_REGS = (
     x86.UC_X86_REG_EAX,
@@ -150,6 +150,14 @@ def _in_place_syscall(regs: memoryview) -> tuple[Callable[[], list[int]], Callab
     def set_eax(value: int) -> None:
         regs[0] = value & 0xFFFFFFFF
     return read_syscall_args, set_eax
+
+
+def foreign(state: list[int]) -> bool:
+    """True if the CPU of a read_trap_state is not in plain ring 3 as an env
+    may run: in virtual-8086 mode, or with a cs/ss other than the user
+    selectors."""
+    eflags, cs, ss = state[8], state[10], state[11]
+    return bool(eflags & FL_VM) or (cs & 0xFFFF) != USER_CS or (ss & 0xFFFF) != USER_DS
 
 
 class MachineError(Exception):
@@ -181,6 +189,12 @@ _uc_reg_write_batch = _raw("uc_reg_write_batch", _VP, _VP, _VP, _INT)
 _uc_ctl = _raw("uc_ctl", _VP, _INT)  # variadic in C; the calls here pass no extra argument
 _uc_context_save = _raw("uc_context_save", _VP, _VP)
 _uc_context_restore = _raw("uc_context_restore", _VP, _VP)
+# QEMU's tlb_flush_page(CPUState *, target_ulong), exported by libunicorn
+# (its x86-64 target serves every x86 mode): what invlpg does, one page of
+# every MMU mode and its jump-cache entries.  Unicorn's API has only the
+# whole-TLB flush.  Used where find_env has checked the layout (cpu_state).
+_tlb_flush_page = ctypes.PYFUNCTYPE(None, _VP, ctypes.c_uint64)(
+    ctypes.cast(uclib.tlb_flush_page_x86_64, ctypes.c_void_p).value)
 
 
 class _RegBatch:
@@ -220,6 +234,10 @@ REGISTERS = {
     "eip": x86.UC_X86_REG_EIP, "eflags": x86.UC_X86_REG_EFLAGS, "esp": x86.UC_X86_REG_ESP,
 }
 _DATA_SEGMENTS = ("es", "ds")
+# Where each register of a frame goes in regfile.cpu_words (eflags: store_eflags)
+_IN_PLACE = {"eax": regfile.EAX, "ecx": regfile.ECX, "edx": regfile.EDX, "ebx": regfile.EBX,
+             "esp": regfile.ESP, "ebp": regfile.EBP, "esi": regfile.ESI, "edi": regfile.EDI,
+             "eip": regfile.EIP}
 _DATA_SEGMENT_REGS = (x86.UC_X86_REG_ES, x86.UC_X86_REG_DS, x86.UC_X86_REG_FS, x86.UC_X86_REG_GS)
 # A frame layout: (register name, byte offset of its slot) pairs.
 FrameLayout = tuple[tuple[str, int], ...]
@@ -241,21 +259,30 @@ class FrameSlots:
     and gs, which the frame has no slot for, go to two 32-bit words at host
     address `fs_gs` (the kernel keeps them per env).  Segment registers are
     only read by the batch: a segment load is valid inside a trap hook only,
-    so Machine.load_frame loads them itself.
+    so Machine.load_frame loads them itself.  Given the CPU state in place
+    (``cpu``, regfile.cpu_words), a load is plain stores into it instead of
+    a batch.
     """
 
     def __init__(self, uch: int, mem: PhysMem, pa: int, layout: FrameLayout,
-                 fs_gs: int) -> None:
+                 fs_gs: int, cpu: memoryview | None = None) -> None:
         self._uch = uch
         self._keep = []
         host = mem.address + pa
         self._save = self._arrays(layout, host, fs_gs)
-        self._load = self._arrays(tuple(p for p in layout if p[0] not in _DATA_SEGMENTS), host)
+        loaded = tuple(p for p in layout if p[0] not in _DATA_SEGMENTS)
+        self._load = self._arrays(loaded, host)
+        self._words = mem.words
+        in_place = all(reg in _IN_PLACE or reg == "eflags" for reg, _ in loaded)
+        self._cpu = cpu if in_place and all((pa + off) % 4 == 0 for _, off in loaded) else None
+        # (index in mem.words, index in cpu) of each register but eflags
+        self._pairs = tuple(((pa + off) >> 2, _IN_PLACE[reg]) for reg, off in loaded
+                            if reg != "eflags") if self._cpu is not None else ()
         offsets = dict(layout)
-        self._buf = mem.buf
-        self._es_pa, self._ds_pa = pa + offsets["es"], pa + offsets["ds"]
+        self._halves = mem.halves
+        self._es, self._ds = (pa + offsets["es"]) >> 1, (pa + offsets["ds"]) >> 1  # in halves
         self._eflags_pa = pa + offsets["eflags"]
-        self._fs_gs = (ctypes.c_char * 8).from_address(fs_gs)
+        self._fs_gs = memoryview((ctypes.c_uint32 * 2).from_address(fs_gs)).cast("B").cast("I")
 
     def _arrays(self, layout: FrameLayout, base: int,
                 fs_gs: int | None = None) -> tuple[int, int, int]:
@@ -278,19 +305,24 @@ class FrameSlots:
     def load(self) -> None:
         """The frame -> CPU registers (not segments), EFLAGS as ring 3 may
         have it: VM, IOPL, NT and RF cleared and IF set, in the frame too."""
-        buf, at = self._buf, self._eflags_pa
-        eflags = _U32.unpack_from(buf, at)[0]
+        words, at = self._words, self._eflags_pa >> 2
+        eflags = words[at]
         if eflags & (FL_USER_NEVER | FL_IF) != FL_IF:
-            _U32.pack_into(buf, at, (eflags & ~FL_USER_NEVER) | FL_IF)
+            eflags = words[at] = (eflags & ~FL_USER_NEVER) | FL_IF
+        cpu = self._cpu
+        if cpu is not None:
+            for src, dst in self._pairs:
+                cpu[dst] = words[src]
+            regfile.store_eflags(cpu, eflags)
+            return
         ids, ptrs, n = self._load
         if _uc_reg_write_batch(self._uch, ids, ptrs, n):
             raise MachineError("uc_reg_write_batch failed")
 
     def data_segments(self) -> tuple[int, int, int, int]:
         """es, ds, fs, gs as the frame holds them."""
-        buf = self._buf
-        return (_U16.unpack_from(buf, self._es_pa)[0], _U16.unpack_from(buf, self._ds_pa)[0],
-                *_FS_GS.unpack_from(self._fs_gs))
+        halves, (fs, gs) = self._halves, self._fs_gs
+        return halves[self._es], halves[self._ds], fs & 0xFFFF, gs & 0xFFFF
 
 
 class _Budget(ctypes.Structure):
@@ -309,6 +341,11 @@ class PhysMem:
         self.size = size
         self.buf = mmap.mmap(-1, size)
         self.view = memoryview(self.buf)
+        # The same bytes as 32-bit words (words[pa >> 2]): page-table entries and
+        # env fields on the kernel's hot paths, a third of a struct unpack's cost.
+        # (Native order: the host is little-endian, as the guest.)
+        self.words = self.view.cast("I")
+        self.halves = self.view.cast("H")  # and 16-bit ones (halves[pa >> 1])
         self.address = ctypes.addressof(ctypes.c_char.from_buffer(self.buf))
 
     def read32(self, pa: int) -> int:
@@ -384,7 +421,15 @@ class Machine:
         self.regs = regfile.general_registers(env) if env is not None else None
         if self.regs is not None:
             self.read_syscall_args, self.set_eax = _in_place_syscall(self.regs)
-        self._mode = _RegBatch(uch, (x86.UC_X86_REG_EFLAGS, x86.UC_X86_REG_CS, x86.UC_X86_REG_SS))
+        # eip and eflags in place too, where they check out (frames loaded by stores)
+        self._cpu_words = regfile.cpu_words(env) if env is not None and regfile.frame_agrees(
+            uch, env, _uc_reg_read, _uc_reg_write) else None
+        if self._cpu_words is not None:
+            self.write_frame = self._write_frame_in_place
+        # QEMU's CPUState, for one-page TLB flushes (None: whole-TLB flushes only)
+        self._cpu_state = regfile.cpu_state(uch) if env is not None else None
+        self.can_flush_page = self._cpu_state is not None
+        self._trap_state = _RegBatch(uch, TRAP_STATE_REGS)
         self._one = ctypes.c_uint64()
         self._one_addr = ctypes.addressof(self._one)
         self._wide = ctypes.create_string_buffer(16)  # ST (80-bit) and XMM (128-bit) registers
@@ -814,7 +859,7 @@ class Machine:
     def frame_slots(self, pa: int, layout: FrameLayout, fs_gs: int) -> FrameSlots:
         """Register batches bound to the frame at physical address pa, fs and gs
         at host address fs_gs (two 32-bit words)."""
-        return FrameSlots(self._uch, self.mem, pa, layout, fs_gs)
+        return FrameSlots(self._uch, self.mem, pa, layout, fs_gs, self._cpu_words)
 
     # --- contexts: a frame in memory <-> the CPU ------------------------------
     def set_trampoline(self, va: int) -> None:
@@ -883,7 +928,17 @@ class Machine:
 
 
     def write_frame(self, values: list[int] | tuple[int, ...]) -> None:
+        """edi esi ebp ebx edx ecx eax eip eflags esp -> the CPU.  (__init__
+        binds _write_frame_in_place over this where the state checks out.)"""
         self._frame.write(values)
+
+    def _write_frame_in_place(self, values: list[int] | tuple[int, ...]) -> None:
+        edi, esi, ebp, ebx, edx, ecx, eax, eip, eflags, esp = values
+        cpu = self._cpu_words
+        cpu[regfile.EDI], cpu[regfile.ESI], cpu[regfile.EBP], cpu[regfile.EBX] = edi, esi, ebp, ebx
+        cpu[regfile.EDX], cpu[regfile.ECX], cpu[regfile.EAX] = edx, ecx, eax
+        cpu[regfile.ESP], cpu[regfile.EIP] = esp, eip
+        regfile.store_eflags(cpu, eflags)
 
     def read_syscall_args(self) -> list[int]:
         """eax edx ecx ebx edi esi.  (__init__ binds a faster reader over this
@@ -925,12 +980,15 @@ class Machine:
         return tuple(self.reg_read(r) & 0xFFFF for r in (
             x86.UC_X86_REG_ES, x86.UC_X86_REG_DS, x86.UC_X86_REG_CS, x86.UC_X86_REG_SS))
 
+    def read_trap_state(self) -> list[int]:
+        """edi esi ebp ebx edx ecx eax eip eflags esp (read_frame's order),
+        cs, ss, cr2: what a fault needs, in one register batch (a fault
+        reads it once)."""
+        return self._trap_state.read()
+
     def foreign_mode(self) -> bool:
-        """True if the CPU is not in plain ring 3 as an env may run: in
-        virtual-8086 mode, or with a cs/ss other than the user selectors
-        (one register batch: it runs at every fault)."""
-        eflags, cs, ss = self._mode.read()
-        return bool(eflags & FL_VM) or (cs & 0xFFFF) != USER_CS or (ss & 0xFFFF) != USER_DS
+        """True if the CPU is not in plain ring 3 as an env may run (foreign)."""
+        return foreign(self.read_trap_state())
 
     def reset_user_mode(self, in_hook: bool) -> None:
         """Leave whatever mode the CPU is in for plain ring 3: EFLAGS without
@@ -1012,9 +1070,18 @@ class Machine:
 
     # --- caches ---------------------------------------------------------------
     def tlb_flush(self) -> None:
-        """Drop every cached translation (there is no per-page invalidation)."""
+        """Drop every cached translation."""
         if _uc_ctl(self._uch, _CTL_TLB_FLUSH):
             raise MachineError("uc_ctl(TLB_FLUSH) failed")
+
+    def tlb_flush_page(self, va: int) -> None:
+        """Drop the cached translations of the page at va, as invlpg does (only
+        where can_flush_page; the kernel flushes the whole TLB otherwise).
+        Unicorn's whole-TLB flush also clears its 32 KiB jump cache, and the
+        guest then refills every page it touches: a cow fork at N=1024 runs
+        163.6M host instructions a cycle with whole flushes, 119.2M with
+        one-page ones (callgrind)."""
+        _tlb_flush_page(self._cpu_state, va)
 
     def invalidate_code(self, va: int, size: int) -> None:
         """Drop translated blocks of [va, va+size), a USER mapping in the current
