@@ -32,7 +32,7 @@ def test_the_register_file_is_found_on_the_pinned_unicorn():
     machine = Machine(PhysMem(4 << 20))
     assert machine.regs is not None and len(machine.regs) == 8
     assert machine._fault_fields is not None  # the fault details in place too
-    assert machine._cpu_words is not None  # and eip and eflags
+    assert machine._cpu_words is not None  # and eip
     assert list(machine.regs) == [0] * 8  # the self-check leaves the registers as it found them
 
 
@@ -91,33 +91,32 @@ def test_each_floor_variant_runs_its_loop(touch):
     assert eax[1] - eax[0] == (0 if touch == "empty" else 500)
 
 
-def test_eip_and_eflags_written_in_place_are_what_the_guest_runs_with():
-    """The trap hook writes eip and eflags in place (as a frame load does):
-    the guest resumes at that eip, with those condition codes and DF."""
-    # int $0x30; hlt (never reached); at +16: pushf; pop %eax; mov %eax, RESULT; int $0x31
-    code = b"\xcd\x30\xf4" + b"\x90" * 13 + b"\x9c\x58\xa3" + struct.pack("<I", _RESULT_VA) + b"\xcd\x31"
+def test_resume_at_writes_eip_and_esp_in_place_and_the_guest_runs_there():
+    """The trap hook enters an upcall as the kernel does (Machine.resume_at,
+    eip and esp in place): the guest goes on at that eip on that stack."""
+    # int $0x30; hlt (never reached); at +16: mov %esp, RESULT; int $0x31
+    code = (b"\xcd\x30\xf4" + b"\x90" * 13 + b"\x89\x25" + struct.pack("<I", _RESULT_VA)
+            + b"\xcd\x31")
     machine = floor.ring3_machine(code)
-    words = machine._cpu_words
 
     def hook(_uc: int, intno: int, _user: int) -> None:
         if intno == 0x30:
-            words[regfile.EIP] = floor.CODE_VA + 16
-            regfile.store_eflags(words, 0x0ED7)  # every condition code, DF, IF
+            machine.resume_at(floor.CODE_VA + 16, floor.SP_VA - 64)
         else:
             machine.stop()
 
     handle = machine._raw_hook(ucc.UC_HOOK_INTR, _INTR_CB(hook))
     machine.enter_user(floor.CODE_VA, floor.SP_VA, 0x2, lambda *_: None)
-    assert handle
-    assert machine.mem.read32(floor.STACK_PA + (_RESULT_VA & 0xFFF)) == 0x0ED7
+    assert handle and machine._cpu_words is not None
+    assert machine.mem.read32(floor.STACK_PA + (_RESULT_VA & 0xFFF)) == floor.SP_VA - 64
 
 
-def test_an_eip_and_eflags_layout_that_does_not_check_out_falls_back_to_the_api(monkeypatch):
-    """With eip's word misplaced, frames load through register batches and
-    runs are the same."""
+def test_an_eip_layout_that_does_not_check_out_falls_back_to_the_api(monkeypatch):
+    """With eip's word misplaced, upcalls are entered through a register
+    batch and runs are the same."""
     runs = [("faultalloc", []), ("yield", []), ("forktree", [])]
     expect = _console(KernelConfig(), *runs)
-    monkeypatch.setattr(regfile, "EIP", regfile.EIP + 2)  # cc_src's word
+    monkeypatch.setattr(regfile, "EIP", regfile.EIP + 1)  # eflags' word
     machine = Machine(PhysMem(4 << 20))
     assert machine.regs is not None and machine._cpu_words is None
     assert _console(KernelConfig(), *runs) == expect

@@ -117,6 +117,10 @@ class Cpu:
         """The CPU's registers -> env idx's env_tf (idx runs here)."""
         self.machine.save_frame(self.frames[idx])
 
+    def saved_eflags(self, idx: int) -> int:
+        """EFLAGS in env idx's env_tf (as the last save_frame left it)."""
+        return self.frames[idx].eflags()
+
     def load_frame(self, idx: int, in_hook: bool) -> None:
         """env idx's env_tf -> the CPU's registers, segments included; the
         FPU traps (#NM) unless it holds idx's state (fpu.py)."""

@@ -509,7 +509,7 @@ class Kernel:
         resumes it)."""
         if cpu.env is not None and self.envs[cpu.env].env_status == EnvStatus.ENV_RUNNING:
             cpu.save_frame(cpu.env)
-            if self.envs[cpu.env].env_tf.tf_eflags & FL_VM:  # as sched_yield does
+            if cpu.saved_eflags(cpu.env) & FL_VM:  # as sched_yield does
                 destroy_foreign(self, cpu, cpu.env, in_hook=False)
                 return
             self.envtab.set_status(cpu.env, EnvStatus.ENV_RUNNABLE)

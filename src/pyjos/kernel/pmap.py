@@ -60,6 +60,8 @@ _DIR_BITS = PTE_W | PTE_U  # directory bits that limit every page under the entr
 _COW_MARK = PTE_P | PTE_W | PTE_SHARE  # writable entries to mark COW: present, W, not shared
 PAGEINFO_SIZE = ctypes.sizeof(PageInfo)
 _REF_STRIDE, _REF_AT = PAGEINFO_SIZE // 2, offset_of(PageInfo, "pp_ref") // 2  # in 16-bit words
+_LINK_STRIDE = PAGEINFO_SIZE // 4  # pp_link in 32-bit words (at offset 0)
+assert offset_of(PageInfo, "pp_link") == 0 and PAGEINFO_SIZE % 4 == 0
 KERN_WINDOW = (1 << 32) - KERNBASE  # physical bytes KERNBASE..4 GiB can map
 MAX_MEM = 1 << 30  # pages[] must fit in the 4 MiB at UPAGES; 1 GiB is 2 MiB of it
 MIN_MEM = 4 << 20  # the kernel's own pages, and the machine's smallest memory
@@ -82,6 +84,8 @@ class Pmap:
         # pages[ppn].pp_ref is refs[ppn * _REF_STRIDE + _REF_AT]: the hot paths'
         # view (a ctypes field access costs ten times an element of this view)
         self.refs = self.mem.view[self.pages_pa:self.pages_pa + self.npages * PAGEINFO_SIZE].cast("H")
+        # and pages[ppn].pp_link is words[_links_at + ppn * _LINK_STRIDE]
+        self._links_at = self.pages_pa // 4
         self._views: dict[str, np.ndarray] = {}  # numpy views of pages[] fields
         # Heads (ppn, 0 = empty) of the free lists of pages below KERN_WINDOW
         # and above it (empty unless memory exceeds the window).
@@ -164,7 +168,7 @@ class Pmap:
     def _push_free(self, ppn: int) -> None:
         which = int(ppn >= self._window_ppn)
         head = self._heads[which]
-        self.pages[ppn].pp_link = self._pageinfo_kva(head) if head else 0
+        self.words[self._links_at + ppn * _LINK_STRIDE] = self._pageinfo_kva(head) if head else 0
         self._heads[which] = ppn
         self.nfree += 1
 
@@ -179,9 +183,9 @@ class Pmap:
         ppn = heads[which]
         if not ppn:
             return None
-        info = self.pages[ppn]
-        heads[which] = self._link_ppn(info.pp_link)
-        info.pp_link = 0
+        words, link_at = self.words, self._links_at + ppn * _LINK_STRIDE  # pages[ppn].pp_link
+        heads[which] = self._link_ppn(words[link_at])
+        words[link_at] = 0
         self.nfree -= 1
         if zero:
             self.mem.zero_page(ppn << PGSHIFT)
@@ -190,8 +194,7 @@ class Pmap:
 
     def page_free(self, ppn: int) -> None:
         """Return a page with pp_ref 0 to the free list."""
-        info = self.pages[ppn]
-        if info.pp_ref or info.pp_link:
+        if self.refs[ppn * _REF_STRIDE + _REF_AT] or self.words[self._links_at + ppn * _LINK_STRIDE]:
             raise AssertionError(f"page_free of page {ppn:#x} still in use")
         self._push_free(ppn)
         self.events.count("pages_freed", 1, ppn)
@@ -389,7 +392,7 @@ class Pmap:
             return -E_FAULT
         perm = (pte & PTE_SYSCALL & ~PTE_COW) | PTE_W
         ppn = pte >> PGSHIFT
-        if self.pages[ppn].pp_ref == 1:
+        if self.refs[ppn * _REF_STRIDE + _REF_AT] == 1:
             self.write_pte(pgdir, va, pte_pa, (ppn << PGSHIFT) | perm)
             self.events.count("cow_reuses", 1, va)
             return 0

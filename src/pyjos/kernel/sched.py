@@ -51,7 +51,7 @@ def sched_yield(k: Kernel, cpu: Cpu, in_hook: bool) -> None:
     cur = cpu.env
     if cur is not None:
         cpu.save_frame(cur)
-        if k.envs[cur].env_tf.tf_eflags & FL_VM:  # see destroy_foreign
+        if cpu.saved_eflags(cur) & FL_VM:  # see destroy_foreign
             destroy_foreign(k, cpu, cur, in_hook)
             cpu.resched, cur = False, None
     nxt = sched_pick(k)

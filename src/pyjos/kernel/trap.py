@@ -207,4 +207,4 @@ def page_fault_handler(k: Kernel, cpu: Cpu, idx: int, err: int, state: list[int]
     k.events.count("upcalls", 1, fault_va, utf_va)
     if k.events.watched:
         k.upcalls_open.setdefault(idx, []).append(fault_va)
-    cpu.machine.write_frame((edi, esi, ebp, ebx, edx, ecx, eax, upcall, eflags, utf_va))
+    cpu.machine.resume_at(upcall, utf_va)

@@ -16,16 +16,13 @@ them before use (``find_env``): values written with ``uc_reg_write`` must appear
 in place and values written in place must read back through ``uc_reg_read``;
 otherwise (another build or platform) the machine keeps the API calls.
 
-Only the eight general registers, eip and (written only) eflags are touched
-this way, and only while the CPU is stopped in a hook or between runs, when
-QEMU holds them there.  eip follows ``regs[]``; QEMU's next block lookup
-reads it, as after its own interrupt delivery (the API's write of eip also
-makes Unicorn leave and re-enter its CPU loop, which a stopped CPU does not
-need).  eflags is written as QEMU's ``cpu_load_eflags`` does (the flags
-word, the condition codes as ``CC_OP_EFLAGS`` with ``cc_src``, and ``df``)
-but always read through the API, since reading it means evaluating QEMU's
-lazy condition codes.  Segment registers (a load has side effects) always go
-through the API.  The
+Only the eight general registers and (written only) eip are touched this
+way, and only while the CPU is stopped in a hook or between runs, when QEMU
+holds them there.  eip follows ``regs[]``; QEMU's next block lookup reads
+it, as after its own interrupt delivery (the API's write of eip also makes
+Unicorn leave and re-enter its CPU loop, which a stopped CPU does not need).
+eflags (partly kept in QEMU's lazy condition codes) and the segment
+registers (loading one has side effects) always go through the API.  The
 fault details that machine.py reads out of a saved context (error code,
 ``exception_is_int``, ``old_exception``) are fields of the same structure: a
 saved context is a copy of its first bytes (``context_is_env`` checks it), so
@@ -46,13 +43,7 @@ EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI = range(8)
 _API_REGS = (x86.UC_X86_REG_EAX, x86.UC_X86_REG_ECX, x86.UC_X86_REG_EDX, x86.UC_X86_REG_EBX,
              x86.UC_X86_REG_ESP, x86.UC_X86_REG_EBP, x86.UC_X86_REG_ESI, x86.UC_X86_REG_EDI)
 _BYTES = 8 * 8
-# After regs[16] in CPUX86State (64-bit words): eip, eflags, cc_dst, cc_src,
-# cc_src2, then the 32-bit cc_op and df sharing one word.
-EIP, EFLAGS, CC_SRC, CC_OP_DF = 16, 17, 19, 21
-_STATE_BYTES = 8 * (CC_OP_DF + 1)
-CC_OP_EFLAGS = 1  # QEMU's CCOp: the flags are in cc_src
-_CC_BITS = 0x8D5  # OF SF ZF AF PF CF
-_DF = 0x400
+EIP = 16  # the 64-bit word after regs[16] in CPUX86State
 
 _memory_view = ctypes.pythonapi.PyMemoryView_FromMemory
 _memory_view.restype = ctypes.py_object
@@ -120,52 +111,32 @@ def general_registers(env: int) -> memoryview:
 
 
 def cpu_words(env: int) -> memoryview:
-    """The CPU state at env up to cc_op and df, as a live memoryview of 64-bit
-    words: regs[] (EAX..EDI), then EIP, EFLAGS, CC_SRC, CC_OP_DF."""
-    return _memory_view(env, _STATE_BYTES, _PYBUF_WRITE).cast("Q")
+    """The CPU state at env up to eip, as a live memoryview of 64-bit words:
+    regs[] (EAX..EDI), then EIP."""
+    return _memory_view(env, 8 * (EIP + 1), _PYBUF_WRITE).cast("Q")
 
 
-def store_eflags(words: memoryview, eflags: int) -> None:
-    """Write eflags into the CPU state (cpu_words) as Unicorn's uc_reg_write
-    does through QEMU's cpu_load_eflags."""
-    words[CC_SRC] = eflags & _CC_BITS
-    words[CC_OP_DF] = CC_OP_EFLAGS | ((0xFFFFFFFF if eflags & _DF else 1) << 32)  # df: -1 or 1
-    words[EFLAGS] = eflags | 0x2
-
-
-def frame_agrees(uch: int, env: int, read: object, write: object) -> bool:
-    """eip and eflags written through the API show in place as cpu_words
-    says, and eip and eflags written in place read back through the API
-    (find_env must have found env).  Leaves both as it found them."""
+def eip_agrees(uch: int, env: int, read: object, write: object) -> bool:
+    """eip written through the API shows in place (cpu_words[EIP]) and eip
+    written in place reads back through the API (find_env must have found
+    env).  Leaves eip as it found it."""
     words = cpu_words(env)
     one = ctypes.c_uint64()
     addr = ctypes.addressof(one)
-
-    def api_write(reg: int, value: int) -> None:
-        one.value = value
-        write(uch, reg, addr)
-
-    def api_read(reg: int) -> int:
-        one.value = 0
-        read(uch, reg, addr)
-        return one.value & 0xFFFFFFFF
-    eip, eflags = api_read(x86.UC_X86_REG_EIP), api_read(x86.UC_X86_REG_EFLAGS)
+    read(uch, x86.UC_X86_REG_EIP, addr)
+    eip = one.value
     try:
-        api_write(x86.UC_X86_REG_EIP, 0x1234_5678)
-        api_write(x86.UC_X86_REG_EFLAGS, 0x0ED7)  # every condition code, DF, IF
-        if (words[EIP], words[EFLAGS], words[CC_SRC], words[CC_OP_DF]) != (
-                0x1234_5678, 0x0ED7, 0x08D5, CC_OP_EFLAGS | 0xFFFFFFFF << 32):
+        one.value = 0x1234_5678
+        write(uch, x86.UC_X86_REG_EIP, addr)
+        if words[EIP] != 0x1234_5678:
             return False
-        for value in (0x0202, 0x0ED7, 0x0A83):
-            words[EIP] = 0x0080_0000 + value
-            store_eflags(words, value)
-            if (api_read(x86.UC_X86_REG_EIP), api_read(x86.UC_X86_REG_EFLAGS)) != (
-                    0x0080_0000 + value, value):
-                return False
-        return True
+        words[EIP] = 0x0080_0010
+        one.value = 0
+        read(uch, x86.UC_X86_REG_EIP, addr)
+        return one.value & 0xFFFFFFFF == 0x0080_0010
     finally:
-        api_write(x86.UC_X86_REG_EIP, eip)
-        api_write(x86.UC_X86_REG_EFLAGS, eflags)
+        one.value = eip
+        write(uch, x86.UC_X86_REG_EIP, addr)
 
 
 def context_is_env(env: int, data: int, size: int) -> bool:
