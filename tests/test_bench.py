@@ -250,6 +250,15 @@ def test_trap_bound_figures_as_ratios_to_the_floor():
     assert out["x_floor_per_syscall"] == 3.0 and out["x_floor_per_fault"] == 10.0
     assert "x_floor_per_switch" not in out  # no trap count, no ratio
     assert out["floor_us_per_trap"] == 2.0
+    assert bench.unmeasurable(out) == []
+
+
+def test_a_figure_that_noise_made_negative_gets_no_ratio_and_a_warning():
+    result = {"us_per_syscall": -130.4, "traps_per_syscall": 1.0, "us_per_page_map": 3.0,
+              "traps_per_page_map": 1.0}
+    out = bench.add_floor_ratios(result, 2.0)
+    assert "x_floor_per_syscall" not in out and out["x_floor_per_page_map"] == 1.5
+    assert bench.unmeasurable(out) == ["us_per_syscall"]
 
 
 def test_bench_floor_cli():

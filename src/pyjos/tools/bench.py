@@ -402,10 +402,18 @@ def traps_of(counts: dict[str, float]) -> float:
 
 
 def x_floor(us: float, traps: float | None, floor: float) -> float | None:
-    """us over (traps x the floor's us per trap), or None without traps or floor."""
-    if traps is None or float(traps) <= 0 or floor <= 0:
+    """us over (traps x the floor's us per trap), or None without traps or
+    floor, or when us is not positive (too few iterations to tell from noise)."""
+    if traps is None or float(traps) <= 0 or floor <= 0 or float(us) <= 0:
         return None
     return round(float(us) / (float(traps) * floor), 2)
+
+
+def unmeasurable(result: dict[str, object]) -> list[str]:
+    """The per-event figures of result that came out <= 0: a difference of two
+    runs that run-to-run noise swamped (too few iterations)."""
+    return [key for key, value in result.items()
+            if key.startswith("us_per_") and isinstance(value, (int, float)) and value <= 0]
 
 
 def add_floor_ratios(result: dict[str, object], floor: float) -> dict[str, object]:
