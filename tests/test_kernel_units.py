@@ -3,6 +3,8 @@ booted Kernel, without running guest code."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pyjos.kernel import sched, vm
@@ -14,6 +16,7 @@ from pyjos.abi import (
 from pyjos.guest.elf import ElfError
 from pyjos.kernel.load import LoadError
 from pyjos.kernel import Kernel, KernelConfig
+from pyjos.machine import PhysMem
 
 MIB = 1 << 20
 
@@ -438,3 +441,33 @@ def test_sched_round_robin(k):
     assert sched.sched_pick(k) is None
     assert et.runnable == []
     k.cpu.env = None
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@pytest.mark.parametrize("prefault", [False, True])
+def test_prefaulted_memory_is_backed_at_boot_and_lazy_memory_is_not(prefault):
+    """PhysMem(prefault=True) (KernelConfig.prefault, what the benchmarks
+    boot with) has the host back every page at once; by default pages stay
+    unbacked until first touched."""
+    before = _resident_bytes()
+    mem = PhysMem(64 * MIB, prefault=prefault)
+    grown = _resident_bytes() - before
+    assert (grown >= 60 * MIB) if prefault else (grown < 8 * MIB), grown
+    assert mem.read(0, 16) == bytes(16) and mem.read(63 * MIB, 16) == bytes(16)
+
+
+def test_the_benchmarks_boot_prefaulted(monkeypatch):
+    from pyjos.tools import bench
+    seen = []
+    real = bench.Kernel
+
+    def kernel(config, **kw):
+        seen.append(config.prefault)
+        return real(config, **kw)
+    monkeypatch.setattr(bench, "Kernel", kernel)
+    bench.per_iteration_us(["syscallloop"], 10, 1, 1)
+    assert seen == [True, True]

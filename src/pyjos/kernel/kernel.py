@@ -73,6 +73,7 @@ class KernelConfig:
     on_breakpoint: str = "stop"  # a user int3: "stop" (the monitor), "destroy", "continue"
     cpus: int = 1  # CPUs, 1..NCPU
     seed: int | None = None  # sub-slice lengths from random.Random(seed); None: fixed
+    prefault: bool = False  # back all guest memory at boot (PhysMem): for steady benchmarks
 
 
 # The kernel consoles: which JOS kernel's lines pyjos prints.
@@ -125,7 +126,7 @@ class Kernel:
         # A debugger's stop handler (pyjos run --gdb): the run loop calls it with
         # the CPU stopped, its env's registers in its CPU; it returns to go on.
         self.debugger: Callable[[Cpu], None] | None = None
-        self.mem = PhysMem(self.config.mem)
+        self.mem = PhysMem(self.config.mem, self.config.prefault)
         machine = Machine(self.mem)
         machine.calibrate()  # before boot: it borrows physical pages 1-5
         self._timer_helper = native_timer()

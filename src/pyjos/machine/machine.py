@@ -321,13 +321,23 @@ class _Budget(ctypes.Structure):
 
 
 class PhysMem:
-    """Guest physical memory: one zero-filled host buffer."""
+    """Guest physical memory: one zero-filled host buffer.  With prefault, the
+    host backs every page at once (MAP_POPULATE, about 0.25 ms per MiB here),
+    so that no later guest access pays the host's first touch of a page (a
+    host page fault and zeroing: measured, about 5 us of a 20-30 us user fault
+    round trip on a fresh frame)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, prefault: bool = False) -> None:
         if size % PGSIZE or size < 4 * 1024 * 1024:
             raise MachineError(f"memory size {size:#x} must be a page multiple of at least 4 MiB")
         self.size = size
-        self.buf = mmap.mmap(-1, size)
+        if prefault and hasattr(mmap, "MAP_POPULATE"):
+            self.buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+                                 | mmap.MAP_POPULATE)
+        else:
+            self.buf = mmap.mmap(-1, size)
+            if prefault:  # no MAP_POPULATE: write each page once
+                memoryview(self.buf)[::PGSIZE] = bytes(size // PGSIZE)
         self.view = memoryview(self.buf)
         # The same bytes as 32-bit words (words[pa >> 2]): page-table entries and
         # env fields on the kernel's hot paths, a third of a struct unpack's cost.
