@@ -471,3 +471,24 @@ def test_the_benchmarks_boot_prefaulted(monkeypatch):
     monkeypatch.setattr(bench, "Kernel", kernel)
     bench.per_iteration_us(["syscallloop"], 10, 1, 1)
     assert seen == [True, True]
+
+
+def test_user_page_pa_is_the_fast_case_of_user_mem_check(k):
+    """user_page_pa gives the physical address exactly where the range is in
+    one page that user_mem_check accepts with that perm; else None."""
+    pm = k.pmap
+    pgdir = pm.new_pgdir()
+    rw, ro = pm.page_alloc(), pm.page_alloc()
+    pm.page_insert(pgdir, rw, 0x10000000, PTE_U | PTE_W)
+    pm.page_insert(pgdir, ro, 0x10001000, PTE_U)
+    cases = [(0x10000010, 52, PTE_W), (0x10000FF0, 16, PTE_W), (0x10000FF0, 32, 0),
+             (0x10001000, 1, 0), (0x10001000, 1, PTE_W), (0x10002000, 1, 0),
+             (0xEF7FFFFF, 1, 0), (ULIM - 1, 1, 0)]
+    for va, length, perm in cases:
+        pa = vm.user_page_pa(pm, pgdir, va, length, perm)
+        ok = vm.user_mem_check(pm, pgdir, va, length, perm | PTE_U) is None
+        one_page = va >> 12 == (va + length - 1) >> 12
+        assert (pa is not None) == (ok and one_page), (hex(va), length, perm)
+        if pa is not None:
+            assert pa == (pm.pte(pgdir, va) & ~0xFFF) | (va & 0xFFF)
+    assert vm.user_page_pa(pm, pgdir, 0x10000010, 52, PTE_W) == (rw << 12) | 0x10

@@ -255,10 +255,11 @@ class Pmap:
         pgdir's own (unshare_table).  True if that was done."""
         if va >= UTOP:
             return False
-        pde = _U32.unpack_from(self.mem.buf, pgdir + PDX(va) * 4)[0]
+        pdx = va >> PDXSHIFT  # PDX(va)
+        pde = self.words[(pgdir >> 2) + pdx]
         if not pde & PTE_P or pde & PTE_W:
             return False
-        return self.unshare_table(pgdir, PDX(va)) is not None
+        return self.unshare_table(pgdir, pdx) is not None
 
     def unshare_table(self, pgdir: int, pdx: int) -> int | None:
         """Make the shared page table at pdx pgdir's own: copy it (one more

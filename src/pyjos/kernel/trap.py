@@ -30,7 +30,7 @@ from .fpu import fpu_trap
 from .sched import sched_yield
 from .syscall import dispatch
 from .trapframe import format_trapframe, print_trapframe, record_trap
-from .vm import copyin, copyout, user_mem_assert, user_mem_check
+from .vm import copyin, copyout, user_mem_assert, user_mem_check, user_page_pa
 
 if TYPE_CHECKING:
     from .cpu import Cpu
@@ -198,12 +198,20 @@ def page_fault_handler(k: Kernel, cpu: Cpu, idx: int, err: int, state: list[int]
         utf_va = esp - 4 - UTF_SIZE  # nested: leave one empty word for the return eip
     else:
         utf_va = UXSTACKTOP - UTF_SIZE
-    if not user_mem_assert(k, idx, utf_va, UTF_SIZE, PTE_W):
+    # JOS's checks of the exception stack and the upcall, and the copy; the
+    # common case (both in one mapped page each) with one PTE read apiece
+    pmap = k.pmap
+    utf_pa = user_page_pa(pmap, pgdir, utf_va, UTF_SIZE, PTE_W)
+    if utf_pa is None and not user_mem_assert(k, idx, utf_va, UTF_SIZE, PTE_W):
         return
-    if not user_mem_assert(k, idx, upcall, 1, 0):
+    if user_page_pa(pmap, pgdir, upcall, 1, 0) is None \
+            and not user_mem_assert(k, idx, upcall, 1, 0):
         return
     utf = _UTF.pack(fault_va, err, edi, esi, ebp, 0, ebx, edx, ecx, eax, eip, eflags, esp)
-    copyout(k.pmap, pgdir, utf_va, utf)
+    if utf_pa is not None:
+        pmap.mem.write(utf_pa, utf)
+    else:
+        copyout(pmap, pgdir, utf_va, utf)
     k.events.count("upcalls", 1, fault_va, utf_va)
     if k.events.watched:
         k.upcalls_open.setdefault(idx, []).append(fault_va)
