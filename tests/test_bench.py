@@ -265,3 +265,10 @@ def test_bench_floor_cli():
     done = pyjos_cli("bench", "floor", "--json", "--iterations", "5000")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["us_per_trap"] > 0
+
+
+def test_end_labels_are_spread_apart_only_where_they_would_overlap():
+    assert report.spread([0.0, 2.0, 1.0], 0.5) == [0.0, 2.0, 1.0]  # already apart: unchanged
+    placed = report.spread([2.013, 0.0, 2.0, 2.02], 0.1)  # three labels at about 100x
+    assert placed[1] == 0.0 and placed[2] == 2.0  # the lowest of each cluster stays
+    assert sorted(placed) == [0.0, 2.0, 2.1, 2.2] and placed[0] < placed[3]  # order kept

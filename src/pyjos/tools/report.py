@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -120,6 +121,7 @@ def write_fork_plot(rows: list[dict[str, object]], path: Path, model: str,
     fig, (speed, cost) = plt.subplots(1, 2, figsize=(13, 5.4))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     handles = []
+    ends: list[tuple[str, float, float, str]] = []  # label, x, y, color of each speedup line
     for i, strategy in enumerate(dict.fromkeys(str(r["strategy"]) for r in rows)):
         mine = [r for r in rows if r["strategy"] == strategy]
         color = colors[i % len(colors)]
@@ -131,8 +133,7 @@ def write_fork_plot(rows: list[dict[str, object]], path: Path, model: str,
         xs, ys = _positive_points(mine, pos, measured)
         speed.plot(xs, ys, marker="o", color=color)
         if xs:  # the strategy's name and its speedup at the largest N measured
-            speed.annotate(f"{strategy} {ys[-1]:.3g}x", (xs[-1], ys[-1]), textcoords="offset points",
-                           xytext=(6, -3), fontsize=8, color=color, fontweight="bold")
+            ends.append((f"{strategy} {ys[-1]:.3g}x", xs[-1], ys[-1], color))
         speed.plot(*_positive_points(mine, pos, modelled), linestyle="--", marker="x",
                    color=color, alpha=0.6)
     styles = [Line2D([], [], color="gray", marker="o", label="measured"),
@@ -159,12 +160,28 @@ def write_fork_plot(rows: list[dict[str, object]], path: Path, model: str,
         ax.set_xlim(-0.4, len(ns) - 0.4 + (0.9 if ax is speed else 0))  # room for the labels
         ax.set_xlabel("N dirty pages in the forking process (ticks at the measured N)")
         ax.grid(True, which="both", alpha=0.3)
+    lo, hi = (math.log10(v) for v in speed.get_ylim())
+    places = spread([math.log10(y) for _l, _x, y, _c in ends], (hi - lo) * 0.035)
+    for (label, x, y, color), place in zip(ends, places, strict=True):
+        speed.annotate(label, (x, y), xytext=(x + 0.12, 10 ** place), textcoords="data",
+                       va="center", fontsize=8, color=color, fontweight="bold")
     fig.text(0.5, 0.01, "measured cycle: (time with F forks - time with none) / F; a point "
              "where noise made it <= 0 is left out (more --forks and --repeat help)",
              ha="center", fontsize=8, color="dimgray")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path, format="png", dpi=110)
     plt.close(fig)
+
+
+def spread(values: list[float], gap: float) -> list[float]:
+    """Places for labels at values (one axis), in the same order, moved apart
+    as little as needed so that no two are closer than gap (pushed upwards,
+    from the lowest)."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    out = list(values)
+    for prev, cur in zip(order, order[1:]):
+        out[cur] = max(out[cur], out[prev] + gap)
+    return out
 
 
 def progress_line(done: int, total: int, what: str) -> None:
