@@ -99,3 +99,22 @@ def test_the_kernel_flushes_the_stale_pages_or_past_a_few_the_whole_tlb(k):
     assert _flushes(k, many[:TLB_PAGES_MAX]) == [f"page {va:#x}" for va in many[:TLB_PAGES_MAX]]
     assert _flushes(k, []) == []  # nothing stale: no flush
     assert k.stats.total["tlb_flushes"] == flushes + 4  # one per flush, as before
+
+
+def test_without_qemus_page_flush_the_kernel_flushes_the_whole_tlb(monkeypatch):
+    """A Unicorn build that does not export tlb_flush_page: machines say so,
+    and the kernel flushes the whole TLB instead (the runs are the same)."""
+    from pyjos.machine import machine as machine_module
+    runs = ["faultalloc", "forktree"]
+    expect = [_console(name) for name in runs]
+    monkeypatch.setattr(machine_module, "_tlb_flush_page", None)
+    assert not floor.ring3_machine(b"").can_flush_page
+    assert [_console(name) for name in runs] == expect
+
+
+def _console(program: str) -> str:
+    out: list[str] = []
+    k = Kernel(KernelConfig(), out=out.append)
+    k.create_env(program)
+    k.run()
+    return "".join(out)

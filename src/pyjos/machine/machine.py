@@ -192,9 +192,11 @@ _uc_context_restore = _raw("uc_context_restore", _VP, _VP)
 # QEMU's tlb_flush_page(CPUState *, target_ulong), exported by libunicorn
 # (its x86-64 target serves every x86 mode): what invlpg does, one page of
 # every MMU mode and its jump-cache entries.  Unicorn's API has only the
-# whole-TLB flush.  Used where find_env has checked the layout (cpu_state).
+# whole-TLB flush.  Used where find_env has checked the layout (cpu_state) and
+# the build exports it (else None: whole-TLB flushes only).
 _tlb_flush_page = ctypes.PYFUNCTYPE(None, _VP, ctypes.c_uint64)(
-    ctypes.cast(uclib.tlb_flush_page_x86_64, ctypes.c_void_p).value)
+    ctypes.cast(uclib.tlb_flush_page_x86_64, ctypes.c_void_p).value) if hasattr(
+        uclib, "tlb_flush_page_x86_64") else None
 
 
 class _RegBatch:
@@ -423,7 +425,7 @@ class Machine:
         self._cpu_words = regfile.cpu_words(env) if env is not None and regfile.eip_agrees(
             uch, env, _uc_reg_read, _uc_reg_write) else None
         # QEMU's CPUState, for one-page TLB flushes (None: whole-TLB flushes only)
-        self._cpu_state = regfile.cpu_state(uch) if env is not None else None
+        self._cpu_state = regfile.cpu_state(uch) if env is not None and _tlb_flush_page else None
         self.can_flush_page = self._cpu_state is not None
         self._trap_state = _RegBatch(uch, TRAP_STATE_REGS)
         self._eip_esp = _RegBatch(uch, (x86.UC_X86_REG_EIP, x86.UC_X86_REG_ESP))
