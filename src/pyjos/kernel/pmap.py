@@ -59,9 +59,11 @@ PP_REF_MAX = 0xFFFF  # pp_ref is 16 bits (struct PageInfo): a mapping past this 
 _DIR_BITS = PTE_W | PTE_U  # directory bits that limit every page under the entry
 _COW_MARK = PTE_P | PTE_W | PTE_SHARE  # writable entries to mark COW: present, W, not shared
 PAGEINFO_SIZE = ctypes.sizeof(PageInfo)
-_REF_STRIDE, _REF_AT = PAGEINFO_SIZE // 2, offset_of(PageInfo, "pp_ref") // 2  # in 16-bit words
-_LINK_STRIDE = PAGEINFO_SIZE // 4  # pp_link in 32-bit words (at offset 0)
-assert offset_of(PageInfo, "pp_link") == 0 and PAGEINFO_SIZE % 4 == 0
+# pages[] as 16-bit and 32-bit words: where pp_ref and pp_link are, and each entry's stride
+_REF_AT, _REF_STRIDE = offset_of(PageInfo, "pp_ref") // 2, PAGEINFO_SIZE // 2
+_LINK_AT, _LINK_STRIDE = offset_of(PageInfo, "pp_link") // 4, PAGEINFO_SIZE // 4
+assert PAGEINFO_SIZE % 4 == offset_of(PageInfo, "pp_link") % 4 == 0
+assert offset_of(PageInfo, "pp_ref") % 2 == 0
 KERN_WINDOW = (1 << 32) - KERNBASE  # physical bytes KERNBASE..4 GiB can map
 MAX_MEM = 1 << 30  # pages[] must fit in the 4 MiB at UPAGES; 1 GiB is 2 MiB of it
 MIN_MEM = 4 << 20  # the kernel's own pages, and the machine's smallest memory
@@ -81,11 +83,11 @@ class Pmap:
         self.pages_pa = self._boot_alloc(self.npages * ctypes.sizeof(PageInfo))
         self.envs_pa = self._boot_alloc(NENV * ctypes.sizeof(Env))
         self.pages = (PageInfo * self.npages).from_buffer(self.mem.buf, self.pages_pa)
-        # pages[ppn].pp_ref is refs[ppn * _REF_STRIDE + _REF_AT]: the hot paths'
-        # view (a ctypes field access costs ten times an element of this view)
-        self.refs = self.mem.view[self.pages_pa:self.pages_pa + self.npages * PAGEINFO_SIZE].cast("H")
-        # and pages[ppn].pp_link is words[_links_at + ppn * _LINK_STRIDE]
-        self._links_at = self.pages_pa // 4
+        # pages[ppn].pp_ref is refs[ppn] and pages[ppn].pp_link is links[ppn]: the
+        # hot paths' views (a ctypes field access costs ten times an element)
+        table = self.mem.view[self.pages_pa:self.pages_pa + self.npages * PAGEINFO_SIZE]
+        self.refs = table.cast("H")[_REF_AT::_REF_STRIDE]
+        self.links = table.cast("I")[_LINK_AT::_LINK_STRIDE]
         self._views: dict[str, np.ndarray] = {}  # numpy views of pages[] fields
         # Heads (ppn, 0 = empty) of the free lists of pages below KERN_WINDOW
         # and above it (empty unless memory exceeds the window).
@@ -168,7 +170,7 @@ class Pmap:
     def _push_free(self, ppn: int) -> None:
         which = int(ppn >= self._window_ppn)
         head = self._heads[which]
-        self.words[self._links_at + ppn * _LINK_STRIDE] = self._pageinfo_kva(head) if head else 0
+        self.links[ppn] = self._pageinfo_kva(head) if head else 0
         self._heads[which] = ppn
         self.nfree += 1
 
@@ -183,9 +185,8 @@ class Pmap:
         ppn = heads[which]
         if not ppn:
             return None
-        words, link_at = self.words, self._links_at + ppn * _LINK_STRIDE  # pages[ppn].pp_link
-        heads[which] = self._link_ppn(words[link_at])
-        words[link_at] = 0
+        heads[which] = self._link_ppn(self.links[ppn])
+        self.links[ppn] = 0
         self.nfree -= 1
         if zero:
             self.mem.zero_page(ppn << PGSHIFT)
@@ -194,16 +195,15 @@ class Pmap:
 
     def page_free(self, ppn: int) -> None:
         """Return a page with pp_ref 0 to the free list."""
-        if self.refs[ppn * _REF_STRIDE + _REF_AT] or self.words[self._links_at + ppn * _LINK_STRIDE]:
+        if self.refs[ppn] or self.links[ppn]:
             raise AssertionError(f"page_free of page {ppn:#x} still in use")
         self._push_free(ppn)
         self.events.count("pages_freed", 1, ppn)
 
     def page_decref(self, ppn: int) -> None:
         """Drop one reference; free the page when none is left."""
-        at = ppn * _REF_STRIDE + _REF_AT
-        left = self.refs[at] - 1
-        self.refs[at] = left
+        left = self.refs[ppn] - 1
+        self.refs[ppn] = left
         if left == 0:
             self.page_free(ppn)
 
@@ -243,7 +243,7 @@ class Pmap:
             ppn = self.page_alloc()
             if ppn is None:
                 return None
-            self.refs[ppn * _REF_STRIDE + _REF_AT] += 1
+            self.refs[ppn] += 1
             self.events.bump("pt_pages_allocated")
             pde = (ppn << PGSHIFT) | PTE_P | PTE_W | PTE_U
             words[pde_at] = pde
@@ -341,10 +341,10 @@ class Pmap:
         if old & PTE_P and old >> PGSHIFT == ppn:  # same page, new permissions
             self.write_pte(pgdir, va, pte_pa, (ppn << PGSHIFT) | perm | PTE_P)
             return 0
-        refs, at = self.refs, ppn * _REF_STRIDE + _REF_AT
-        if refs[at] >= PP_REF_MAX:
+        refs = self.refs
+        if refs[ppn] >= PP_REF_MAX:
             return -E_NO_MEM
-        refs[at] += 1
+        refs[ppn] += 1
         if old & PTE_P:
             if old & PTE_COW and perm & PTE_W:
                 self.events.count("pages_copied", 1, va, ppn)  # a copy-on-write copy lands
@@ -393,7 +393,7 @@ class Pmap:
             return -E_FAULT
         perm = (pte & PTE_SYSCALL & ~PTE_COW) | PTE_W
         ppn = pte >> PGSHIFT
-        if self.refs[ppn * _REF_STRIDE + _REF_AT] == 1:
+        if self.refs[ppn] == 1:
             self.write_pte(pgdir, va, pte_pa, (ppn << PGSHIFT) | perm)
             self.events.count("cow_reuses", 1, va)
             return 0
