@@ -75,8 +75,8 @@ def find_env(uch: int, read: object, write: object) -> int | None:
     uch, or None if the layout does not check out.  read/write are raw
     ``uc_reg_read``/``uc_reg_write``.
 
-    Run before the CPU first runs: it overwrites the general registers
-    (they are zero then, and zero again afterwards)."""
+    Run before the CPU first runs: it writes test values into the general
+    registers and leaves them as it found them."""
     global _layout_ok
     if _layout_ok is False:
         return None
@@ -91,7 +91,7 @@ def find_env(uch: int, read: object, write: object) -> int | None:
         if not ok:
             return None
     env = _word(_word(uch + UC_CPU_OFFSET) + CPU_ENV_PTR_OFFSET)
-    if not _agrees(uch, general_registers(env), read, write):
+    if not _agrees(uch, general_registers(env), tuple(enumerate(_API_REGS)), read, write):
         _layout_ok = False
         return None
     return env
@@ -120,23 +120,7 @@ def eip_agrees(uch: int, env: int, read: object, write: object) -> bool:
     """eip written through the API shows in place (cpu_words[EIP]) and eip
     written in place reads back through the API (find_env must have found
     env).  Leaves eip as it found it."""
-    words = cpu_words(env)
-    one = ctypes.c_uint64()
-    addr = ctypes.addressof(one)
-    read(uch, x86.UC_X86_REG_EIP, addr)
-    eip = one.value
-    try:
-        one.value = 0x1234_5678
-        write(uch, x86.UC_X86_REG_EIP, addr)
-        if words[EIP] != 0x1234_5678:
-            return False
-        words[EIP] = 0x0080_0010
-        one.value = 0
-        read(uch, x86.UC_X86_REG_EIP, addr)
-        return one.value & 0xFFFFFFFF == 0x0080_0010
-    finally:
-        one.value = eip
-        write(uch, x86.UC_X86_REG_EIP, addr)
+    return _agrees(uch, cpu_words(env), ((EIP, x86.UC_X86_REG_EIP),), read, write)
 
 
 def context_is_env(env: int, data: int, size: int) -> bool:
@@ -145,24 +129,33 @@ def context_is_env(env: int, data: int, size: int) -> bool:
     return ctypes.string_at(data, size) == ctypes.string_at(env, size)
 
 
-def _agrees(uch: int, regs: memoryview, read: object, write: object) -> bool:
-    """Values written through the API show in place and the other way round."""
+def _agrees(uch: int, view: memoryview, regs: tuple[tuple[int, int], ...], read: object,
+            write: object) -> bool:
+    """For each (index, API register) of regs: a value written through the
+    API shows in place at view[index], and one written in place reads back
+    through the API.  Each register is left as it was found."""
     one = ctypes.c_uint64()
     addr = ctypes.addressof(one)
+
+    def api_read(reg: int) -> int:
+        one.value = 0
+        read(uch, reg, addr)
+        return one.value & 0xFFFFFFFF
+
+    def api_write(reg: int, value: int) -> None:
+        one.value = value
+        write(uch, reg, addr)
+    found = [api_read(reg) for _at, reg in regs]
     try:
-        for i, reg in enumerate(_API_REGS):
-            one.value = 0x5A5A0000 + i * 0x0101
-            write(uch, reg, addr)
-        if list(regs) != [0x5A5A0000 + i * 0x0101 for i in range(8)]:
+        for n, (_at, reg) in enumerate(regs):
+            api_write(reg, 0x5A5A0000 + n * 0x0101)
+        if [view[at] for at, _reg in regs] != [0x5A5A0000 + n * 0x0101 for n in range(len(regs))]:
             return False
-        for i, reg in enumerate(_API_REGS):
-            regs[i] = 0x3C3C0000 + i * 0x0202
-            one.value = 0
-            read(uch, reg, addr)
-            if one.value & 0xFFFFFFFF != 0x3C3C0000 + i * 0x0202:
+        for n, (at, reg) in enumerate(regs):
+            view[at] = 0x3C3C0000 + n * 0x0202
+            if api_read(reg) != 0x3C3C0000 + n * 0x0202:
                 return False
         return True
     finally:
-        for i, reg in enumerate(_API_REGS):
-            one.value = 0
-            write(uch, reg, addr)
+        for (_at, reg), value in zip(regs, found, strict=True):
+            api_write(reg, value)
