@@ -16,7 +16,6 @@ from pyjos.kernel.cpu import TLB_PAGES_MAX
 from pyjos.machine import floor
 
 _INTR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
-PT_PA = 2 * PGSIZE  # ring3_machine's user page table
 D1, D2 = floor.CODE_VA + 2 * PGSIZE, floor.CODE_VA + 3 * PGSIZE  # two data pages
 OLD = {D1: (6 * PGSIZE, 0x1111), D2: (7 * PGSIZE, 0x2222)}  # frame, the word in it
 NEW = {D1: (8 * PGSIZE, 0x3333), D2: (9 * PGSIZE, 0x4444)}
@@ -30,6 +29,11 @@ def _guest() -> bytes:
             + b"\xcd\x31")
 
 
+def _map(mem, va: int, frame: int) -> None:
+    """va -> frame, user writable, in ring3_machine's page table."""
+    mem.write32(floor.PT_PA + ((va >> 12) & 0x3FF) * 4, frame | 0x7)
+
+
 def _reads_after(flush: str) -> tuple[int, int]:
     """What the guest reads at D1 and D2 after the kernel remapped both to
     new frames in its `int $0x30` and flushed as `flush` says."""
@@ -39,13 +43,13 @@ def _reads_after(flush: str) -> tuple[int, int]:
         for frame, word in pages.values():
             mem.write32(frame, word)
     for va, (frame, _word) in OLD.items():
-        mem.write32(PT_PA + ((va >> 12) & 0x3FF) * 4, frame | 0x7)
+        _map(mem, va, frame)
     seen = []
 
     def hook(_uc: int, intno: int, _user: int) -> None:
         if intno == 0x30:
             for va, (frame, _word) in NEW.items():
-                mem.write32(PT_PA + ((va >> 12) & 0x3FF) * 4, frame | 0x7)
+                _map(mem, va, frame)
             if flush == "page":
                 machine.tlb_flush_page(D1)
             elif flush == "all":

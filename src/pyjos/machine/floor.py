@@ -36,20 +36,22 @@ _uc_reg_write = _raw("uc_reg_write", _VP, _INT, _VP, release_gil=True)
 _LOOP = b"\x8b\x0c\x24" + b"\xe3\x05" + b"\xcd\x30" + b"\x49" + b"\x75\xfb" + bytes((0xCD, _INT_STOP))
 
 
-STACK_PA = 4 * PGSIZE  # physical address of ring3_machine's stack page
+# Physical addresses of ring3_machine's user page table (CODE_VA and up) and stack page
+PT_PA, STACK_PA = 2 * PGSIZE, 4 * PGSIZE
 TOUCHES = ("api", "in_place", "empty")  # how the floor's callback reaches eax
 
 
 def ring3_machine(code: bytes) -> Machine:
     """A machine with no hook attached, over a throwaway address space: code
     (user read-only) at CODE_VA, one user-writable stack page below SP_VA
-    (at physical STACK_PA); run it with ``enter_user(CODE_VA, SP_VA, ...)``."""
+    (at physical STACK_PA), the user page table at PT_PA; run it with
+    ``enter_user(CODE_VA, SP_VA, ...)``."""
     mem = PhysMem(4 * 1024 * 1024)
     machine = Machine(mem)
     for handle, _cb in machine._hooks:  # the caller's callback alone
         uclib.uc_hook_del(machine._handle, ctypes.c_size_t(handle))
     pd, pt, code_pa, stack, pt_kern = (p * PGSIZE for p in range(1, 6))
-    assert stack == STACK_PA
+    assert (pt, stack) == (PT_PA, STACK_PA)
     mem.write32(pd + (KERNBASE >> 22) * 4, pt_kern | 0x3)
     mem.write32(pt_kern, BOOT_PAGE | 0x3)  # the GDT and the ring-3 entry stub
     mem.write32(pd + (CODE_VA >> 22) * 4, pt | 0x7)
