@@ -379,9 +379,9 @@ def cmd_bench(ns: argparse.Namespace) -> int:
     if ns.what in ("syscall", "fault", "ipc"):  # trap-bound: also as ratios to the floor
         result = bench.add_floor_ratios(result, bench.bench_floor(200_000, 3)["us_per_trap"])
     for key in bench.unmeasurable(result):
-        print(f"pyjos: warning: {key} came out {result[key]}: the difference of a run of "
-              f"--iterations {ns.iterations} and one of 0 is below this machine's run-to-run "
-              "noise; give more iterations", file=sys.stderr)
+        print(f"pyjos: warning: {key} came out {result[key]}: the difference of a run with "
+              "the iterations and one without is below this machine's run-to-run noise; "
+              "give more --iterations", file=sys.stderr)
     if ns.json:
         print(json.dumps(result, indent=2))
     else:
