@@ -8,6 +8,7 @@ import csv
 import json
 import math
 import re
+from pathlib import Path
 
 import pytest
 
@@ -111,6 +112,28 @@ def test_event_counts_map_the_kernel_counters():
                   "tlb_flush": 1, "upcall": 2, "env_switch": 4, "user_block": 100}
     m = costmodel.I386
     assert m.cost(ev) == sum(m.cycles[e] * n for e, n in ev.items())
+
+
+def test_the_docs_forktree_table_is_what_a_run_gives():
+    """docs/how-much-faster.md's forktree table: counts, i386 and p4 cycles
+    exactly as `pyjos run --stats --model` gives them now."""
+    doc = (Path(__file__).parent.parent / "docs" / "how-much-faster.md").read_text()
+    rows = {}
+    for line in doc.splitlines():
+        if line.startswith(("| user-level faults (JOS) |", "| faults in the kernel ")):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[cells[0]] = [int(c.replace(" ", "")) for c in cells[1:8]]
+    assert len(rows) == 2, "the table's rows are gone"
+    for name, cow_faults in (("user-level faults (JOS)", "user"), ("faults in the kernel", "kernel")):
+        k = Kernel(KernelConfig(cow_faults=cow_faults), out=lambda _s: None)
+        k.create_env("forktree")
+        assert k.run().reason == "idle"
+        c = k.stats.total
+        prices = costmodel.priced(c, [costmodel.I386, costmodel.P4])
+        got = [c.get("page_faults", 0), c.get("upcalls", 0), int(bench.traps_of(c)),
+               sum(v for key, v in c.items() if key.startswith("syscalls.")),
+               c.get("pages_copied", 0), prices["i386"]["cycles"], prices["p4"]["cycles"]]
+        assert rows[name] == got, name
 
 
 def test_host_model_is_calibrated_here():

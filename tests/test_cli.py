@@ -12,7 +12,7 @@ import pytest
 
 from conftest import check_no_leaks, guest_source, pyjos_cli as pyjos
 from pyjos import __version__
-from pyjos.tools import cli
+from pyjos.tools import cli, costmodel
 from pyjos.kernel import syscall
 from pyjos.guest.elf import ElfError
 from pyjos.kernel import Kernel, KernelConfig
@@ -172,6 +172,41 @@ def test_stats_json(tmp_path: Path):
     assert data["total"]["syscalls.getenvid"] > 0
     assert "00001000" in data["per_env"]
     assert data["per_env"]["00001000"]["syscalls.getenvid"] == data["total"]["syscalls.getenvid"]
+
+
+def test_stats_with_models_prices_each_event(tmp_path: Path):
+    path = tmp_path / "stats.json"
+    proc = pyjos("run", "-q", "--stats", "--stats-json", str(path), "--model", "p4,i386",
+                 "forktree")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(path.read_text())
+    table = proc.stdout.split("--- modelled cycles")[1].splitlines()
+    assert table[1].split() == ["event", "count", "p4", "i386"]
+    rows = {line.split()[0]: line.split()[1:] for line in table[2:]}
+    assert set(rows) == set(costmodel.EVENTS) | {"total", "ms"}
+    assert rows["trap"][0] == f"{sum(v for k, v in data['total'].items() if k.startswith('traps.') and k != 'traps.timer'):,}"
+    for col, name in ((1, "p4"), (2, "i386")):
+        model = costmodel.PRESETS[name]
+        for event in costmodel.EVENTS:  # count x the model's price, for every event
+            count = int(rows[event][0].replace(",", ""))
+            assert int(rows[event][col].replace(",", "")) == round(model.cycles[event] * count)
+        assert int(rows["total"][col - 1].replace(",", "")) == data["models"][name]["cycles"]
+        assert data["models"][name]["cycles"] == sum(data["models"][name]["per_event"].values())
+        assert data["models"][name]["ms"] == pytest.approx(
+            data["models"][name]["cycles"] / model.clock_ghz / 1e6)
+    assert data["models"]["i386"]["cycles"] == round(
+        costmodel.I386.cost(costmodel.event_counts(data["total"])))
+
+
+@pytest.mark.parametrize("flags,code,message", [
+    (["--model", "i386"], 1,
+     "pyjos: --model prices the counters: give it with --stats or --stats-json"),
+    (["--stats", "--model", "i386,z80"], 2, "unknown cost model 'z80'"),
+])
+def test_model_needs_the_counters_and_known_names(flags, code, message):
+    proc = pyjos("run", "-q", *flags, "hello")
+    assert proc.returncode == code and proc.stdout == ""
+    assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("flags", [

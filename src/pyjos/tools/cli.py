@@ -81,6 +81,11 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--stats", action="store_true", help="print event counters after the run")
     run.add_argument("--stats-json", type=Path, metavar="FILE",
                      help="write event counters (global and per env) as JSON")
+    run.add_argument("--model", type=names("cost model", MODEL_NAMES), default=None,
+                     metavar="M[,M...]",
+                     help="with --stats or --stats-json: what the run's counted events would "
+                          "cost on each model's CPU, per event and in all: i386, p4, host "
+                          "(calibrated on this machine; prices in costmodel.py)")
     run.add_argument("--gdb", nargs="?", const="127.0.0.1:1234", metavar="[HOST:]PORT",
                      help="boot stopped before the first user instruction and serve gdb's "
                           "remote protocol on HOST:PORT (default 127.0.0.1:1234; give it "
@@ -232,9 +237,12 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
     from ..api import boot, to_stdout
     from ..kernel.kernel import timer_unit
     from ..kernel.monitor import TerminalLines
+    from . import report
+    from .costmodel import priced
 
     check_output(ns.stats_json, "--stats-json")
     check_cache()
+    models = _run_models(ns)
     if ns.jos is None:  # programs of a --jos tree are checked when built
         check_programs(ns.programs)
     try:
@@ -273,8 +281,13 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
         return EXIT_OK
     if ns.stats:
         print(format_stats(kernel.stats.total, kernel.cpu_counts()))
+        if models:
+            print(report.model_table(kernel.stats.total, models))
     if ns.stats_json:
-        text = json.dumps(kernel.stats_dict(), indent=2) + "\n"
+        stats = kernel.stats_dict()
+        if models:
+            stats["models"] = priced(kernel.stats.total, models)
+        text = json.dumps(stats, indent=2) + "\n"
         write_output(ns.stats_json, "--stats-json", lambda path: path.write_text(text))
     if result.reason == "panic":
         print(f"pyjos: kernel panic: {result.message}", file=sys.stderr)
@@ -287,6 +300,21 @@ def cmd_run(ns: argparse.Namespace, prog_args: list[str]) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _run_models(ns: argparse.Namespace) -> list:
+    """--model's cost models (the host one calibrated now, before the run);
+    UsageError without --stats or --stats-json, or if host calibration fails."""
+    from .costmodel import get_models
+
+    if not ns.model:
+        return []
+    if not (ns.stats or ns.stats_json):
+        raise UsageError("--model prices the counters: give it with --stats or --stats-json")
+    try:
+        return get_models(ns.model)
+    except RuntimeError as exc:
+        raise UsageError(f"--model host: {exc}") from None
 
 
 def _gdb_stub(kernel, ns: argparse.Namespace):

@@ -60,7 +60,11 @@ class CostModel:
 
     def cost(self, events: dict[str, float]) -> float:
         """Cycles for the given event counts."""
-        return sum(self.cycles[e] * n for e, n in events.items())
+        return sum(self.cost_by_event(events).values())
+
+    def cost_by_event(self, events: dict[str, float]) -> dict[str, float]:
+        """Cycles of each event kind for the given event counts."""
+        return {e: self.cycles[e] * n for e, n in events.items()}
 
 
 def event_counts(counters: dict[str, float]) -> dict[str, float]:
@@ -75,6 +79,21 @@ def event_counts(counters: dict[str, float]) -> dict[str, float]:
             else:
                 total += counters.get(name, 0)
         out[event] = total
+    return out
+
+
+def priced(counters: dict[str, float], models: list[CostModel]) -> dict[str, dict[str, object]]:
+    """What a run's counters would cost under each model, JSON-ready:
+    {model: {"cycles": total, "per_event": {event: cycles}, "clock_ghz": clock,
+    "ms": total at that clock (None without one)}}."""
+    events = event_counts(counters)
+    out: dict[str, dict[str, object]] = {}
+    for m in models:
+        per_event = m.cost_by_event(events)
+        total = sum(per_event.values())
+        out[m.name] = {"cycles": round(total), "per_event": {e: round(c) for e, c in per_event.items()},
+                       "clock_ghz": m.clock_ghz,
+                       "ms": round(total / m.clock_ghz / 1e6, 6) if m.clock_ghz else None}
     return out
 
 

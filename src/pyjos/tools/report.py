@@ -229,3 +229,25 @@ def suite_table(rows: list[dict[str, object]], models: list[str],
     else:
         out.append(f"JOS (yours): {jos_source}; ratio: pyjos / JOS (the low end of a range)")
     return "\n".join(out)
+
+
+def model_table(counters: dict[str, float], models: list) -> str:
+    """`pyjos run --stats --model`: each priced event's count, and its cycles
+    under each cost model (costmodel.py); then the totals, and the totals as
+    time at each model's clock."""
+    from .costmodel import EVENTS, event_counts, priced
+
+    counts, prices = event_counts(counters), priced(counters, models)
+    width = max(len(e) for e in EVENTS)
+    out = ["--- modelled cycles (costmodel.py; the last line: ms at each model's clock) ---",
+           f"{'event':<{width}}  {'count':>12s}" + "".join(f"  {m.name:>14s}" for m in models)]
+    for event in EVENTS:
+        out.append(f"{event:<{width}}  {counts[event]:>12,.0f}"
+                   + "".join(f"  {prices[m.name]['per_event'][event]:>14,d}" for m in models))
+    out.append(f"{'total':<{width}}  {'':>12s}"
+               + "".join(f"  {prices[m.name]['cycles']:>14,d}" for m in models))
+    out.append(f"{'ms':<{width}}  {'':>12s}" + "".join(
+        f"  {prices[m.name]['ms']:>14,.3f}" if prices[m.name]["ms"] is not None else f"  {'-':>14s}"
+        for m in models))
+    return "\n".join(out)
+
