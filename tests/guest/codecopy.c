@@ -7,46 +7,9 @@
  * new code.  Two children yield meanwhile, so the parent moves between the
  * CPUs and the other CPU has another directory loaded at the copy.
  */
-#include <inc/lib.h>
+#include "codecalls.h"
 
-#define V ((uint8_t *) 0x10000000)
 #define SRC ((uint8_t *) 0x10002000)
-#define PUW (PTE_P | PTE_U | PTE_W)
-
-static void
-put_code(uint8_t *page, int value)
-{
-	page[0] = 0xb8;		/* mov $value, %eax */
-	memcpy(page + 1, &value, sizeof(value));
-	page[5] = 0xc3;		/* ret */
-}
-
-/* Call V until it ran on CPUs 0 and 1; how many calls did not return want. */
-static int
-run_on_both(int want)
-{
-	int seen = 0, wrong = 0, i, cpu, got;
-
-	for (i = 0; i < 100000 && seen != 3; i++) {
-		cpu = thisenv->env_cpunum;
-		got = ((int (*)(void)) V)();
-		if (got != want)
-			wrong++;
-		if (cpu == thisenv->env_cpunum)
-			seen |= 1 << cpu;
-		sys_yield();
-	}
-	if (seen != 3)
-		panic("codecopy: V ran on CPUs %x only", seen);
-	return wrong;
-}
-
-static void
-check(int r, const char *what)
-{
-	if (r < 0)
-		panic("codecopy: %s: %e", what, r);
-}
 
 void
 umain(int argc, char **argv)
@@ -69,7 +32,7 @@ umain(int argc, char **argv)
 	check(sys_page_map(0, SRC, 0, V, PTE_P | PTE_U | PTE_COW), "map SRC at V");
 	V[PGSIZE - 1] = 0;	/* the kernel copies SRC's frame for V */
 	if (uvpt[PGNUM(V)] >> PGSHIFT != frame)
-		panic("codecopy: the copy did not land in V's old frame");
+		panic("the copy did not land in V's old frame");
 	wrong += run_on_both(2);
 	cprintf("codecopy: %d stale calls\n", wrong);
 	for (i = 0; i < 2; i++)

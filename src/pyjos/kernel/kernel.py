@@ -128,6 +128,9 @@ class Kernel:
         self.debugger: Callable[[Cpu], None] | None = None
         self.mem = PhysMem(self.config.mem, self.config.prefault)
         machine = Machine(self.mem)
+        self._watch_helper = native_code_watch() if self.config.cpus > 1 else None
+        if self._watch_helper:
+            machine.watch_code(self._watch_helper)
         machine.calibrate()  # before boot: it borrows physical pages 1-5
         self._timer_helper = native_timer()
         machine.install_timer(self._timer_helper)
@@ -178,6 +181,8 @@ class Kernel:
         the same memory, with paging on the kernel's directory, dropped into
         ring 3 at the trampoline, whose `int $0x30` stops it there."""
         machine = Machine(self.mem)
+        if self._watch_helper:
+            machine.watch_code(self._watch_helper)
         machine.set_trampoline(UTRAMPOLINE)
         machine.enable_paging(self.pmap.kern_pgdir)
 
@@ -398,10 +403,11 @@ class Kernel:
     def _subslice(self, cpu: Cpu) -> bool:
         """Run one sub-slice of cpu, its debug stops included, and its timer
         interrupt if its time slice ran out.  False if the run must end."""
+        machine = cpu.machine
         if len(self.cpus) > 1:
             self._serve(cpu)
+            machine.sync_code()  # the blocks of code other CPUs stored to go
         cpu.flush_tlb_if_stale()
-        machine = cpu.machine
         units = self._subslice_units(cpu)
         slice_units: int | None = units
         while True:
@@ -536,6 +542,14 @@ def native_lock_check() -> str | None:
     """The shared object of the native lock-prefix check (host/lockcheck.c,
     built once and cached), or None where no host C compiler builds it."""
     helper = build_host_library("lockcheck", HOST_DIR / "lockcheck.c")
+    return str(helper) if helper else None
+
+
+def native_code_watch() -> str | None:
+    """The shared object of the cross-CPU code watch (host/codewatch.c, built
+    once and cached; codewatch.py), or None where no host C compiler builds
+    it.  Only several CPUs need it."""
+    helper = build_host_library("codewatch", HOST_DIR / "codewatch.c")
     return str(helper) if helper else None
 
 

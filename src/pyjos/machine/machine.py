@@ -31,6 +31,7 @@ from unicorn.unicorn_py3.unicorn import uclib
 
 from ..abi import FL_IF, FL_IOPL_MASK, FL_NT, FL_RF, FL_VM, GD_KD, GD_KT, GD_UD, GD_UT, KERNBASE, PGSIZE
 from . import regfile
+from .codewatch import CodeWatch
 from .lockcheck import LockCheck
 
 UNICORN_VERSION = unicorn.__version__
@@ -197,6 +198,11 @@ _uc_context_restore = _raw("uc_context_restore", _VP, _VP)
 _tlb_flush_page = ctypes.PYFUNCTYPE(None, _VP, ctypes.c_uint64)(
     ctypes.cast(uclib.tlb_flush_page_x86_64, ctypes.c_void_p).value) if hasattr(
         uclib, "tlb_flush_page_x86_64") else None
+# QEMU's drop of the translated blocks of a physical range (exported by
+# libunicorn; RAM is one block at physical 0, so its ram addresses are physical)
+_tb_invalidate_phys_range = ctypes.PYFUNCTYPE(None, _VP, ctypes.c_uint64, ctypes.c_uint64)(
+    ctypes.cast(uclib.tb_invalidate_phys_range_x86_64, ctypes.c_void_p).value) if hasattr(
+        uclib, "tb_invalidate_phys_range_x86_64") else None
 
 
 class _RegBatch:
@@ -453,6 +459,7 @@ class Machine:
         self._deferred: FrameSlots | list[int] | None = None
         self._deferred_trap = _T_GPFLT  # the kept fault's trap number
         self._lock: LockCheck | None = None  # install_lock_check
+        self._watch: CodeWatch | None = None  # watch_code
         self._reset_pending = False  # reset_user_mode waits for the trampoline too
         self._fpu_trap = False  # CR0.TS as last written
         # Debugging: hooks exist only while a debugger asks for them.
@@ -477,7 +484,7 @@ class Machine:
         """Load the GDT and ring-0 segments, set CR3, turn on paging with WP."""
         uc = self.uc
         uc.reg_write(x86.UC_X86_REG_GDTR, (0, KERNBASE + BOOT_PAGE + GDT_OFF, GDT_LIMIT, 0))
-        uc.reg_write(x86.UC_X86_REG_CR3, cr3)
+        self.set_cr3(cr3)
         uc.reg_write(x86.UC_X86_REG_CR0, CR0_PE | CR0_PG | CR0_WP)
         for reg, sel in ((x86.UC_X86_REG_CS, GD_KT), (x86.UC_X86_REG_SS, GD_KD),
                          (x86.UC_X86_REG_DS, GD_KD), (x86.UC_X86_REG_ES, GD_KD)):
@@ -535,6 +542,37 @@ class Machine:
                 self._lock = LockCheck(self._handle, helper)
             except UcError as e:
                 raise MachineError(f"cannot install the lock check: {e}") from None
+
+    # Code coherence between CPUs (codewatch.py): with several CPUs, each
+    # Unicorn drops the blocks that its own stores change, and before it runs
+    # again those of the frames whose bytes changed since it translated them
+    # (sync_code): another CPU stored to them.
+    def watch_code(self, helper: str) -> None:
+        """Watch the frames this CPU translates code from, with the hook in
+        `helper` (a shared object built from host/codewatch.c)."""
+        try:
+            self._watch = CodeWatch(helper, self._uch, self.mem.address, self.mem.size,
+                                    self.reg_read(x86.UC_X86_REG_CR3))
+        except UcError as e:
+            raise MachineError(f"cannot install the code watch: {e}") from None
+
+    def sync_code(self) -> None:
+        """Before this CPU runs: drop its blocks of the frames that changed
+        since it translated them (all its blocks if they were too many, or if
+        this libunicorn does not export the range drop)."""
+        if self._watch is None:
+            return
+        frames = self._watch.take()
+        if frames is None or (frames and _tb_invalidate_phys_range is None):
+            self.tb_flush()
+            return
+        for ppn in frames:
+            _tb_invalidate_phys_range(self._uch, ppn * PGSIZE, (ppn + 1) * PGSIZE)
+
+    def watched_code(self) -> tuple[list[int], dict[str, int]] | None:
+        """The code watch's frames and counts (CodeWatch.frames, .counts), or
+        None without it."""
+        return None if self._watch is None else (self._watch.frames(), self._watch.counts())
 
     def lock_check_stats(self) -> dict[str, int] | None:
         """The lock check's counters (blocks and instructions decoded, blocks
@@ -968,6 +1006,8 @@ class Machine:
     def set_cr3(self, pa: int) -> None:
         """Switch address space (flushes the TLB)."""
         self.reg_write(x86.UC_X86_REG_CR3, pa)
+        if self._watch is not None:
+            self._watch.loaded(pa)
 
     def segments(self) -> tuple[int, int, int, int]:
         """es, ds, cs, ss selectors."""
@@ -1087,6 +1127,8 @@ class Machine:
     def tb_flush(self) -> None:
         """Drop every translated block (after reusing a frame for new code)."""
         self.uc.ctl_flush_tb()
+        if self._watch is not None:
+            self._watch.forget()
 
 
 __all__ = ["DEBUG_BREAK", "DEBUG_REQUEST", "DEBUG_STEP", "Machine", "MachineError", "PhysMem",
