@@ -102,7 +102,7 @@ def _xmodify() -> list[str]:
 
 
 def test_code_the_guest_rewrites_runs_new_on_every_cpu(monkeypatch):
-    """tests/guest/xmodify.c: code run on CPUs 0 and 1, then rewritten by the
+    """tests/guest/xmodify.c: code run on both CPUs, then rewritten by the
     env on one CPU, then by another env through its own mapping: both CPUs
     run the new code (and without the watch, one of them does not)."""
     assert _xmodify() == ["xmodify: 0 stale calls after the env's own rewrite",

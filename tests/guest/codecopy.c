@@ -1,6 +1,6 @@
 /*
  * codecopy: code translated on any CPU must not outlive a kernel copy into
- * its frame.  The parent runs code at V (frame F) on CPUs 0 and 1, unmaps V
+ * its frame.  The parent runs code at V (frame F) on two CPUs, unmaps V
  * (F goes back to the head of the free list), maps at V, copy-on-write, a
  * page holding other code, and writes to it: under --cow-faults kernel the
  * kernel copies that page into F.  Run on both CPUs again, V must run the

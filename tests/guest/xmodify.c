@@ -2,11 +2,12 @@
  * xmodify: code the guest itself rewrites must not outlive the rewrite on
  * any CPU.  Each CPU caches code it translated; a store drops the blocks it
  * changes in the storing CPU's cache only (machine/codewatch.py does the
- * rest).  The parent runs code at V on CPUs 0 and 1, then rewrites it
+ * rest).  The parent runs code at V on two CPUs, then rewrites it
  * (phase 1, one address space); then a child rewrites the same frame
  * through its own mapping W (phase 2, another directory).  After each
  * rewrite V must run the new code on both CPUs.  Two more children yield
- * meanwhile, so the parent moves between the CPUs.
+ * meanwhile, so the parent moves between the CPUs.  Run it on two CPUs:
+ * with more, the parent may stay on one (then it panics saying so).
  */
 #include "codecalls.h"
 
