@@ -9,7 +9,7 @@ import pytest
 
 from pyjos import api
 from pyjos.api import BuildError, ElfError, boot
-from pyjos.tools import cli
+from pyjos.tools import cli, costmodel
 
 DOC = Path(__file__).parent.parent / "docs" / "api.md"
 
@@ -105,3 +105,14 @@ def test_the_readmes_python_example_runs(capsys):
     out = capsys.readouterr().out
     assert re.search(r"^00001000 ENV_RUNNABLE \d+ pages$", out, re.M)
     assert out.count("fork.calls (") >= 10
+
+
+def test_modelled_prices_the_counters_as_the_cli_does():
+    system = api.boot()
+    system.spawn("hello")
+    system.run()
+    assert system.modelled(["i386"]) == costmodel.priced(system.stats, [costmodel.I386])
+    assert system.modelled()["p4"]["cycles"] == round(
+        costmodel.P4.cost(costmodel.event_counts(system.stats)))
+    with pytest.raises(ValueError, match="unknown cost model 'z80'"):
+        system.modelled(["z80"])

@@ -133,6 +133,15 @@ class System:
         """The counters as --stats-json writes them: total and per env id."""
         return self.kernel.stats.as_dict()
 
+    def modelled(self, models: Iterable[str] = ("i386", "p4")) -> dict[str, dict[str, object]]:
+        """The counters so far priced by the named cost models (i386, p4, host:
+        calibrated now), as --stats --model prints them: per model, the cycles
+        in all and per event, its clock and the ms at that clock
+        (costmodel.priced).  ValueError for an unknown model."""
+        from .tools.costmodel import get_models, priced
+
+        return priced(self.kernel.stats.total, get_models(list(models)))
+
     def envs(self) -> list[EnvInfo]:
         """Every env that is not free, in envs[] order."""
         return [self._info(idx) for idx in self.kernel.envtab.live()]
