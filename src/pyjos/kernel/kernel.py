@@ -406,7 +406,7 @@ class Kernel:
         machine = cpu.machine
         if len(self.cpus) > 1:
             self._serve(cpu)
-            machine.sync_code()  # the blocks of code other CPUs stored to go
+            machine.sync_code()  # its blocks of frames that changed since it ran (codewatch.py)
         cpu.flush_tlb_if_stale()
         units = self._subslice_units(cpu)
         slice_units: int | None = units
