@@ -104,10 +104,15 @@ class Cpu:
         [va, va+size) in pgdir.  If pgdir is not the loaded directory, it is
         loaded for that moment: the two CR3 writes flush the TLB, which costs
         far less than dropping every translated block (with 4 CPUs, forktree
-        --cow-faults kernel ran 3.4x the instructions of 1 CPU that way)."""
+        --cow-faults kernel ran 3.4x the instructions of 1 CPU that way).  A
+        CPU with a code watch (several CPUs) needs neither: it is not running,
+        and before it runs again its watch drops the code of the frames whose
+        bytes changed (Machine.sync_code)."""
         if pgdir == self.pgdir:
             self.flush_tlb_if_stale()
             self.machine.invalidate_code(va, size)
+            return
+        if self.machine.watches_code:
             return
         self.machine.set_cr3(pgdir)
         self.machine.invalidate_code(va, size)

@@ -569,6 +569,11 @@ class Machine:
         for ppn in frames:
             _tb_invalidate_phys_range(self._uch, ppn * PGSIZE, (ppn + 1) * PGSIZE)
 
+    @property
+    def watches_code(self) -> bool:
+        """Whether this CPU has a code watch (watch_code)."""
+        return self._watch is not None
+
     def watched_code(self) -> tuple[list[int], dict[str, int]] | None:
         """The code watch's frames and counts (CodeWatch.frames, .counts), or
         None without it."""
