@@ -9,7 +9,10 @@
  *
  * A Unicorn UC_HOOK_EDGE_GENERATED hook per CPU (called for each block just
  * translated, before it first runs) puts the frames the block was read from
- * on that CPU's list, with a copy of each frame as it was then.  The CPUs
+ * on that CPU's list, with a copy of each frame as it was then.  (2.1.4 skips
+ * the hook for the first block an instance ever translates, having no block
+ * before it: on a pyjos machine the calibration's, whose blocks it drops, or
+ * the boot stub's, which nothing rewrites.)  The CPUs
  * run one at a time, so before a CPU runs again the machine calls
  * pyjos_code_check: a frame whose bytes differ from its copy was changed
  * since (by another CPU, or by the kernel, or by this CPU itself, whose own

@@ -71,9 +71,8 @@ class CodeWatch:
         """The listed frames whose bytes changed since they were listed (the
         CPU must drop its blocks of them before it runs again), now off the
         list; None if a frame did not fit on the list: the CPU must drop all
-        its blocks (the list is then empty)."""
+        its blocks (Machine.tb_flush, which empties the list: forget)."""
         if self.state.overflow:
-            self._forget(self._at)
             return None
         n = self._check(self._at)
         return list(self._changed[:n]) if n else []
